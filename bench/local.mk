@@ -1,0 +1,1 @@
+# bench: build rules for this folder (included by the top Makefile.am).

@@ -1,0 +1,1 @@
+# db: build rules for this folder (included by the top Makefile.am).

@@ -1,0 +1,1 @@
+# guests: build rules for this folder (included by the top Makefile.am).

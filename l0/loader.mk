@@ -1,0 +1,1 @@
+# l0: build rules (included from l0/local.mk).

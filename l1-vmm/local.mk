@@ -1,0 +1,1 @@
+# l1-vmm: build rules for this folder (included by the top Makefile.am).

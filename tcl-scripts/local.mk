@@ -1,0 +1,1 @@
+# tcl-scripts: build rules for this folder (included by the top Makefile.am).

@@ -1,0 +1,1 @@
+# tests/integration: build rules (included from integration/local.mk).

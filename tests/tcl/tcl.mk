@@ -1,0 +1,1 @@
+# tests/tcl: build rules (included from tcl/local.mk).

@@ -1,0 +1,1 @@
+# tests/unit: build rules (included from unit/local.mk).

@@ -1,0 +1,43 @@
+/*
+ * Producer side of the trace ring (see trace_format.h), for guests and nbvmm: freestanding,
+ * header-only, no libc. Also compiled hosted by the ring tests.
+ */
+#ifndef NESTBED_RING_WRITER_H
+#define NESTBED_RING_WRITER_H
+
+#include <stdint.h>
+#include "tracer/trace_format.h"
+
+/*
+ * Appends *rec (its seq is ignored and set here). Returns 0, or -1 when the ring is full: the
+ * record is dropped and counted in ring->lost. Returns 1 when the ring is now at least half
+ * full, as a hint to ask the parent for a drain (NB_HC_TRACE_FLUSH).
+ */
+static inline int nb_ring_push(struct nb_ring *ring, const struct nb_trace_record *rec)
+{
+	uint32_t cap = ring->capacity;
+	uint64_t head = ring->head;
+	uint64_t tail = ring->tail;
+	struct nb_trace_record *slot;
+	const uint64_t *src;
+	uint64_t *dst;
+	unsigned i;
+
+	if (cap == 0 || head - tail >= cap) {
+		ring->lost++;
+		return -1;
+	}
+	slot = nb_ring_records(ring) + (head & (cap - 1));
+	src = (const uint64_t *)rec;
+	dst = (uint64_t *)slot;
+	/* seq (word 0) last, so a reader never sees a complete-looking record half written. */
+	for (i = 1; i < sizeof(*rec) / 8; i++)
+		dst[i] = src[i];
+	__asm__ volatile("" ::: "memory");
+	slot->seq = head + 1;
+	__asm__ volatile("" ::: "memory");
+	ring->head = head + 1;
+	return (head + 1 - tail) * 2 >= cap ? 1 : 0;
+}
+
+#endif
