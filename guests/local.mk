@@ -1,1 +1,85 @@
 # guests: build rules for this folder (included by the top Makefile.am).
+#
+# Guest kernels are freestanding: per-target CFLAGS replace AM_CFLAGS (hosted flags, sanitizers)
+# with FREESTANDING_CFLAGS; AM_CPPFLAGS (the include paths) still applies. LIBS is empty, so
+# nothing hosted is linked in.
+#
+noinst_LIBRARIES += guests/lib/libnbguest.a
+
+# -fno-tree-loop-distribute-patterns: gcc must not turn memset's own loop into a call to memset.
+GUESTS_CC_FLAGS = $(FREESTANDING_CFLAGS) -fno-tree-loop-distribute-patterns
+GUESTS_LINK_FLAGS = $(FREESTANDING_LDFLAGS) -Wl,-T,$(top_srcdir)/guests/lib/kernel64.ld
+GUESTS_LINKER_SCRIPT = guests/lib/kernel64.ld
+GUESTS_LIB = guests/lib/libnbguest.a
+
+# The part of the lib that also runs in 32-bit Multiboot kernels.
+GUESTS_LIB_COMMON = \
+	guests/lib/console.c \
+	guests/lib/exit.c \
+	guests/lib/format.c \
+	guests/lib/options.c \
+	guests/lib/string.c
+
+guests_lib_libnbguest_a_SOURCES = \
+	$(GUESTS_LIB_COMMON) \
+	guests/lib/bootinfo.c \
+	guests/lib/hypercall.c \
+	guests/lib/trace.c \
+	guests/lib/start64.S \
+	guests/lib/io.h \
+	guests/lib/nbguest.h \
+	guests/lib/nbkernel.h
+guests_lib_libnbguest_a_CFLAGS = $(GUESTS_CC_FLAGS)
+# automake's default ARFLAGS (cru) makes binutils warn that 'u' is ignored.
+guests_lib_libnbguest_a_AR = $(AR) cr
+guests_lib_libnbguest_a_CCASFLAGS = $(GUESTS_CC_FLAGS)
+
+noinst_PROGRAMS += guests/hello/hello.elf
+guests_hello_hello_elf_SOURCES = guests/hello/hello.c
+guests_hello_hello_elf_CFLAGS = $(GUESTS_CC_FLAGS)
+guests_hello_hello_elf_LDFLAGS = $(GUESTS_LINK_FLAGS)
+guests_hello_hello_elf_LDADD = $(GUESTS_LIB)
+guests_hello_hello_elf_DEPENDENCIES = $(GUESTS_LIB) $(GUESTS_LINKER_SCRIPT)
+
+noinst_PROGRAMS += guests/misbehave/misbehave.elf
+guests_misbehave_misbehave_elf_SOURCES = guests/misbehave/misbehave.c
+guests_misbehave_misbehave_elf_CFLAGS = $(GUESTS_CC_FLAGS)
+guests_misbehave_misbehave_elf_LDFLAGS = $(GUESTS_LINK_FLAGS)
+guests_misbehave_misbehave_elf_LDADD = $(GUESTS_LIB)
+guests_misbehave_misbehave_elf_DEPENDENCIES = $(GUESTS_LIB) $(GUESTS_LINKER_SCRIPT)
+
+# Multiboot kernels are 32-bit: the common lib sources are compiled again for them. gcc rejects
+# -mcmodel in 32-bit mode, so it is filtered out of the freestanding flags (GNU make). Linking
+# needs no 32-bit libc or libgcc: -nostdlib, and the code avoids 64-bit division.
+GUESTS_MB_CC_FLAGS = $(filter-out -mcmodel=%,$(GUESTS_CC_FLAGS)) -m32
+GUESTS_MB_LINK_FLAGS = $(FREESTANDING_LDFLAGS) -m32 -Wl,-m,elf_i386 \
+	-Wl,-T,$(top_srcdir)/guests/mbhello/multiboot.ld
+GUESTS_MB_FILES = \
+	$(GUESTS_LIB_COMMON) \
+	guests/mbhello/mbentry.S \
+	guests/mbhello/mbhello.c \
+	guests/mbhello/multiboot.h
+
+noinst_PROGRAMS += guests/mbhello/mbhello.elf
+guests_mbhello_mbhello_elf_SOURCES = $(GUESTS_MB_FILES)
+guests_mbhello_mbhello_elf_CFLAGS = $(GUESTS_MB_CC_FLAGS)
+guests_mbhello_mbhello_elf_CCASFLAGS = $(GUESTS_MB_CC_FLAGS)
+guests_mbhello_mbhello_elf_LDFLAGS = $(GUESTS_MB_LINK_FLAGS)
+guests_mbhello_mbhello_elf_DEPENDENCIES = guests/mbhello/multiboot.ld
+
+# The a.out-kludge variant, shipped as a flat binary so a loader cannot take the ELF path.
+noinst_PROGRAMS += guests/mbhello/mbkludge.elf
+guests_mbhello_mbkludge_elf_SOURCES = $(GUESTS_MB_FILES)
+guests_mbhello_mbkludge_elf_CPPFLAGS = $(AM_CPPFLAGS) -DNB_MB_KLUDGE
+guests_mbhello_mbkludge_elf_CFLAGS = $(GUESTS_MB_CC_FLAGS)
+guests_mbhello_mbkludge_elf_CCASFLAGS = $(GUESTS_MB_CC_FLAGS)
+guests_mbhello_mbkludge_elf_LDFLAGS = $(GUESTS_MB_LINK_FLAGS)
+guests_mbhello_mbkludge_elf_DEPENDENCIES = guests/mbhello/multiboot.ld
+
+GUESTS_OBJCOPY = objcopy
+noinst_DATA += guests/mbhello/mbkludge.bin
+CLEANFILES += guests/mbhello/mbkludge.bin
+guests/mbhello/mbkludge.bin: guests/mbhello/mbkludge.elf
+	$(AM_V_GEN)$(GUESTS_OBJCOPY) -O binary $< $@
+
+EXTRA_DIST += guests/lib/kernel64.ld guests/mbhello/multiboot.ld

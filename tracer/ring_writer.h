@@ -9,6 +9,13 @@
 #include "tracer/trace_format.h"
 
 /*
+ * The record is copied as 64-bit words. Reading a struct that has 8- and 16-bit members through
+ * plain uint64_t pointers breaks strict aliasing: after inlining, the compiler may load the words
+ * before the caller's stores to rec->kind and friends. may_alias makes the word copy legal.
+ */
+typedef uint64_t __attribute__((may_alias)) nb_ring_word;
+
+/*
  * Appends *rec (its seq is ignored and set here). Returns 0, or -1 when the ring is full: the
  * record is dropped and counted in ring->lost. Returns 1 when the ring is now at least half
  * full, as a hint to ask the parent for a drain (NB_HC_TRACE_FLUSH).
@@ -19,8 +26,8 @@ static inline int nb_ring_push(struct nb_ring *ring, const struct nb_trace_recor
 	uint64_t head = ring->head;
 	uint64_t tail = ring->tail;
 	struct nb_trace_record *slot;
-	const uint64_t *src;
-	uint64_t *dst;
+	const nb_ring_word *src;
+	nb_ring_word *dst;
 	unsigned i;
 
 	if (cap == 0 || head - tail >= cap) {
@@ -28,8 +35,8 @@ static inline int nb_ring_push(struct nb_ring *ring, const struct nb_trace_recor
 		return -1;
 	}
 	slot = nb_ring_records(ring) + (head & (cap - 1));
-	src = (const uint64_t *)rec;
-	dst = (uint64_t *)slot;
+	src = (const nb_ring_word *)rec;
+	dst = (nb_ring_word *)slot;
 	/* seq (word 0) last, so a reader never sees a complete-looking record half written. */
 	for (i = 1; i < sizeof(*rec) / 8; i++)
 		dst[i] = src[i];

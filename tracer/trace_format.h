@@ -39,7 +39,7 @@ enum nb_event_kind {
 	NB_EV_SHADOW_ZAP = 6,    /* shadow entries dropped: addr = what, aux = how many */
 	NB_EV_CR3_SWITCH = 7,    /* old_val / new_val = old and new guest CR3 */
 	NB_EV_INVLPG = 8,        /* addr = guest virtual address */
-	NB_EV_HYPERCALL = 9,     /* exit_code = hypercall number, addr/old/new = arguments */
+	NB_EV_HYPERCALL = 9,     /* exit_code = the exit that carried it (IOIO), aux = hypercall number, addr/old_val/new_val = RDI/RSI/RCX, exit_info2 = result */
 	NB_EV_CONSOLE = 10,      /* console output; the text is in the store's console table */
 	NB_EV_VIOLATION = 11,    /* a sensitive instruction executed without trapping */
 	NB_EV_GUEST = 12,        /* a record a guest kernel wrote for its own purposes */
@@ -88,6 +88,7 @@ struct nb_trace_record {
 	uint64_t new_val;
 	uint64_t aux;       /* kind-specific: table level, vector, size/direction... */
 	uint8_t insn[16];   /* bytes of the instruction involved */
+	uint64_t reserved2[2]; /* zero; room for later fields without changing the record size */
 };
 
 _Static_assert(sizeof(struct nb_trace_record) == 128, "trace record is 128 bytes");
@@ -101,7 +102,7 @@ struct nb_ring {
 	volatile uint64_t head; /* records produced (written by the producer) */
 	volatile uint64_t tail; /* records consumed (written by the consumer) */
 	volatile uint64_t lost; /* records dropped because the ring was full (producer) */
-	uint64_t reserved1[2];
+	uint64_t reserved1[3];
 	/* struct nb_trace_record records[capacity] follows, 64-byte aligned */
 };
 

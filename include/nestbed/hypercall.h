@@ -1,6 +1,6 @@
 /*
  * The nestbed hypercall ABI. A guest makes a hypercall with a 32-bit OUT to NB_PORT_HYPERCALL:
- *   EAX = hypercall number (the value written), RDI, RSI, RDX = arguments;
+ *   EAX = hypercall number (the value written), DX = the port, RDI, RSI, RCX = arguments;
  *   the result is returned in RAX (0 or a negative NB_HC_E* code).
  * Port I/O is used rather than VMMCALL because it traps identically at every level.
  */

@@ -1,1 +1,4 @@
-# tests/integration: build rules (included from integration/local.mk).
+# Integration tests: real VMs on /dev/kvm (skipped, saying why, when it is absent).
+TESTS += tests/integration/cli_errors.sh tests/integration/run_hello.sh tests/integration/run_multiboot.sh \
+	tests/integration/misbehave.sh
+EXTRA_DIST += tests/integration/tap.sh $(filter tests/integration/%.sh,$(TESTS))

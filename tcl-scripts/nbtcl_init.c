@@ -1,0 +1,68 @@
+/*
+ * The Tcl package nestbed: loading the extension, and the error convention every command follows.
+ *
+ * pkgIndex.tcl loads this library (Nestbed_Init) and then sources nestbed.tcl, which adds the
+ * commands written in Tcl (trace objects, summary tables) to the same namespace.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "tcl-scripts/nbtcl.h"
+
+int nbtcl_error(Tcl_Interp *interp, int code, const char *fmt, ...)
+{
+	char msg[NB_ERRMSG_LEN + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	Tcl_SetObjResult(interp, Tcl_NewStringObj(msg, -1));
+	Tcl_SetErrorCode(interp, "NESTBED", nb_error_name(code), msg, (char *)NULL);
+	return TCL_ERROR;
+}
+
+int nbtcl_wrong_num_args(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[], const char *msg)
+{
+	Tcl_WrongNumArgs(interp, objc, objv, msg);
+	Tcl_SetErrorCode(interp, "NESTBED", "USAGE", Tcl_GetString(Tcl_GetObjResult(interp)), (char *)NULL);
+	return TCL_ERROR;
+}
+
+int nbtcl_nb_error(Tcl_Interp *interp, const struct nb_error *err)
+{
+	return nbtcl_error(interp, err->code ? err->code : NB_E_INTERNAL, "%s",
+			   err->msg[0] ? err->msg : "unknown error in libnestbed");
+}
+
+/* Builds the ensemble ::nestbed::machine (create) the way Tcl's own ensembles are built: the
+ * exported commands of the namespace of the same name. */
+static int create_machine_ensemble(Tcl_Interp *interp)
+{
+	Tcl_Namespace *ns = Tcl_CreateNamespace(interp, "::nestbed::machine", NULL, NULL);
+
+	if (!ns)
+		return TCL_ERROR;
+	Tcl_CreateObjCommand(interp, "::nestbed::machine::create", nbtcl_machine_create_cmd, NULL, NULL);
+	if (Tcl_Export(interp, ns, "create", 0) != TCL_OK)
+		return TCL_ERROR;
+	return Tcl_CreateEnsemble(interp, "::nestbed::machine", ns, TCL_ENSEMBLE_PREFIX) ? TCL_OK : TCL_ERROR;
+}
+
+/* Tcl's entry point, named after the package (load ... Nestbed). */
+int Nestbed_Init(Tcl_Interp *interp)
+{
+	Tcl_Namespace *ns;
+
+	if (!Tcl_InitStubs(interp, "8.6", 0))
+		return TCL_ERROR;
+	ns = Tcl_CreateNamespace(interp, "::nestbed", NULL, NULL);
+	if (!ns || create_machine_ensemble(interp) != TCL_OK)
+		return TCL_ERROR;
+	Tcl_CreateObjCommand(interp, "::nestbed::capabilities", nbtcl_capabilities_cmd, NULL, NULL);
+	Tcl_CreateObjCommand(interp, "::nestbed::image", nbtcl_image_cmd, NULL, NULL);
+	if (Tcl_Export(interp, ns, "machine", 0) != TCL_OK || Tcl_Export(interp, ns, "capabilities", 0) != TCL_OK ||
+	    Tcl_Export(interp, ns, "image", 0) != TCL_OK)
+		return TCL_ERROR;
+	return Tcl_PkgProvide(interp, "nestbed", NBTCL_VERSION);
+}

@@ -1,0 +1,585 @@
+/*
+ * The SQLite trace store. Ingest speed decides how much tracing a run can afford, so the write
+ * path is: statements prepared once, the run id bound once per run, instruction ids interned in
+ * memory, and events batched into transactions of NB_STORE_BATCH rows in WAL mode with
+ * synchronous=NORMAL. A crash then loses at most the open batch (WAL keeps the file consistent),
+ * and a power cut at worst the last few commits, which a trace can afford.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "db/schema.h"
+#include "tracer/annotate.h"
+#include "tracer/insn_cache.h"
+#include "tracer/names.h"
+#include "tracer/store.h"
+
+enum nb_store_stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_EVENT,
+	STMT_INSN_FIND,
+	STMT_INSN_ADD,
+	STMT_INSN_ANNOTATE,
+	STMT_RUN_BEGIN,
+	STMT_RUN_END,
+	STMT_VM_ADD,
+	STMT_CONSOLE,
+	STMT_LOST,
+	STMT_RUN_LOST,
+	STMT_COUNT
+};
+
+static const char *const nb_store_sql[STMT_COUNT] = {
+	[STMT_BEGIN] = "BEGIN",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_EVENT] = "INSERT INTO events (run_id, ts, rec_level, guest_level, vm_id, vcpu, kind, action,"
+		       " exit_code, exit_info1, exit_info2, rip, addr, old_val, new_val, aux, insn_id)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	[STMT_INSN_FIND] = "SELECT insn_id, text IS NULL FROM insns WHERE bytes = ?1",
+	[STMT_INSN_ADD] = "INSERT INTO insns (bytes, length, mnemonic, op_str, text, cs_id, groups)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_INSN_ANNOTATE] = "UPDATE insns SET length = ?2, mnemonic = ?3, op_str = ?4, text = ?5,"
+			       " cs_id = ?6, groups = ?7 WHERE insn_id = ?1",
+	[STMT_RUN_BEGIN] = "INSERT INTO runs (started_at, command_line, host_kernel, kvm_flavour, tsc_khz)"
+			   " VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?1, ?2, ?3, ?4)",
+	[STMT_RUN_END] = "UPDATE runs SET ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), completed = ?2,"
+			 " exit_status = ?3, stop_reason = ?4, report = ?5,"
+			 " records_lost = (SELECT coalesce(sum(count), 0) FROM records_lost WHERE run_id = ?1)"
+			 " WHERE run_id = ?1",
+	[STMT_VM_ADD] = "INSERT INTO vms (run_id, vm_id, level, parent_vm_id, image, memory_bytes, args)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_CONSOLE] = "INSERT INTO console (run_id, ts, level, vm_id, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_LOST] = "INSERT INTO records_lost (run_id, level, vm_id, reason, count) VALUES (?1, ?2, ?3, ?4, ?5)"
+		      " ON CONFLICT (run_id, level, vm_id, reason) DO UPDATE SET count = count + excluded.count",
+	[STMT_RUN_LOST] = "UPDATE runs SET records_lost = records_lost + ?2 WHERE run_id = ?1",
+};
+
+struct nb_store {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmt[STMT_COUNT];
+	struct nb_annotator *annotator; /* NULL when annotation is off */
+	struct nb_insn_cache insns;
+	int in_batch;
+	uint32_t batch;   /* rows written in the open batch */
+	int64_t run_id;   /* 0: no run begun */
+	uint64_t events;  /* events of the current run */
+};
+
+/* SQLite integers are signed 64-bit; the bit pattern is what matters (see db/schema.sql). */
+static inline int64_t nb_s64(uint64_t v)
+{
+	return (int64_t)v;
+}
+
+static int nb_store_fail(struct nb_store *st, struct nb_error *err, const char *what)
+{
+	return nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': %s: %s", st->path, what,
+			    sqlite3_errmsg(st->db));
+}
+
+/*
+ * After a failed statement SQLite may have rolled the open transaction back on its own (disk
+ * full, I/O error). Interned ids written in that transaction are then gone from the file, so the
+ * cache must forget them too.
+ */
+static int nb_store_step_failed(struct nb_store *st, sqlite3_stmt *s, struct nb_error *err, const char *what)
+{
+	int rc = nb_store_fail(st, err, what);
+
+	sqlite3_reset(s);
+	if (st->in_batch && sqlite3_get_autocommit(st->db)) {
+		st->in_batch = 0;
+		st->batch = 0;
+		nb_insn_cache_clear(&st->insns);
+	}
+	return rc;
+}
+
+/* Runs a statement that returns no rows. */
+static int nb_store_exec(struct nb_store *st, enum nb_store_stmt which, struct nb_error *err, const char *what)
+{
+	sqlite3_stmt *s = st->stmt[which];
+
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return nb_store_step_failed(st, s, err, what);
+	sqlite3_reset(s);
+	return 0;
+}
+
+static void nb_bind_text(sqlite3_stmt *s, int i, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(s, i, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static int nb_store_begin_batch(struct nb_store *st, struct nb_error *err)
+{
+	int rc;
+
+	if (st->in_batch)
+		return 0;
+	rc = nb_store_exec(st, STMT_BEGIN, err, "starting a batch");
+	if (rc == 0)
+		st->in_batch = 1;
+	return rc;
+}
+
+int nb_store_flush(struct nb_store *st, struct nb_error *err)
+{
+	int rc;
+
+	if (!st->in_batch)
+		return 0;
+	rc = nb_store_exec(st, STMT_COMMIT, err, "committing a batch");
+	if (rc < 0) {
+		/* A failed COMMIT leaves the transaction open; give it up rather than grow it forever. */
+		if (!sqlite3_get_autocommit(st->db))
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		nb_insn_cache_clear(&st->insns);
+	}
+	st->in_batch = 0;
+	st->batch = 0;
+	return rc;
+}
+
+/* Counts one row written in the open batch, and commits the batch when it is full. */
+static int nb_store_batch_row(struct nb_store *st, struct nb_error *err)
+{
+	if (++st->batch >= NB_STORE_BATCH)
+		return nb_store_flush(st, err);
+	return 0;
+}
+
+static int nb_store_need_run(struct nb_store *st, struct nb_error *err, const char *what)
+{
+	if (st->run_id)
+		return 0;
+	return nb_error_set(err, NB_E_USAGE, "nestbed: trace database '%s': %s without a run begun", st->path,
+			    what);
+}
+
+/* Fills the name tables from the C tables, so names added to the code reach existing files too. */
+static int nb_store_fill_names(struct nb_store *st, struct nb_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO exit_codes (code, name, description) VALUES (?1, ?2, ?3)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return nb_store_fail(st, err, "preparing the exit code names");
+	for (i = 0; i < nb_svm_exit_count && rc == 0; i++) {
+		sqlite3_bind_int64(s, 1, nb_svm_exits[i].code);
+		sqlite3_bind_text(s, 2, nb_svm_exits[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, nb_svm_exits[i].description, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = nb_store_fail(st, err, "writing the exit code names");
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	if (rc < 0)
+		return rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO event_kinds (kind, name, has_exit_code, description)"
+				       " VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL) != SQLITE_OK)
+		return nb_store_fail(st, err, "preparing the event kind names");
+	for (i = 1; i < NB_EV_KIND_COUNT && rc == 0; i++) {
+		sqlite3_bind_int64(s, 1, (int64_t)i);
+		sqlite3_bind_text(s, 2, nb_event_kinds[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, nb_event_kinds[i].has_exit_code);
+		sqlite3_bind_text(s, 4, nb_event_kinds[i].description, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = nb_store_fail(st, err, "writing the event kind names");
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	if (rc < 0)
+		return rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO trap_actions (action, name) VALUES (?1, ?2)", -1, &s,
+			       NULL) != SQLITE_OK)
+		return nb_store_fail(st, err, "preparing the trap action names");
+	for (i = 0; i < NB_TRAP_ACTION_COUNT && rc == 0; i++) {
+		sqlite3_bind_int64(s, 1, (int64_t)i);
+		sqlite3_bind_text(s, 2, nb_trap_action_names[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = nb_store_fail(st, err, "writing the trap action names");
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int nb_store_user_version(struct nb_store *st, int *version, struct nb_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return nb_store_fail(st, err, "reading the schema version");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : nb_store_fail(st, err, "reading the schema version");
+}
+
+static int nb_store_table_count(struct nb_store *st, int *count, struct nb_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL) != SQLITE_OK)
+		return nb_store_fail(st, err, "reading the schema");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : nb_store_fail(st, err, "reading the schema");
+}
+
+/*
+ * Creates the schema in an empty file, or checks the version of an existing one. Done in one
+ * write transaction so that two processes opening a new file at once cannot both create it.
+ */
+static int nb_store_prepare_schema(struct nb_store *st, struct nb_error *err)
+{
+	int version = 0, objects = 0, rc;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return nb_store_fail(st, err, "locking the database");
+	rc = nb_store_user_version(st, &version, err);
+	if (rc == 0 && version == 0)
+		rc = nb_store_table_count(st, &objects, err);
+	if (rc < 0)
+		goto out;
+	if (version == 0 && objects > 0) {
+		rc = nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': not a nestbed trace database"
+				  " (it has tables but no schema version)", st->path);
+	} else if (version > NB_STORE_SCHEMA_VERSION) {
+		rc = nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': schema version %d is newer than"
+				  " this nestbed supports (%d); open it with a newer nestbed", st->path, version,
+				  NB_STORE_SCHEMA_VERSION);
+	} else if (version != 0 && version != NB_STORE_SCHEMA_VERSION) {
+		rc = nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': schema version %d is older than"
+				  " this nestbed's (%d) and cannot be migrated", st->path, version,
+				  NB_STORE_SCHEMA_VERSION);
+	} else if (version == 0 && sqlite3_exec(st->db, nb_store_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = nb_store_fail(st, err, "creating the schema");
+	} else {
+		rc = nb_store_fill_names(st, err);
+	}
+	if (rc == 0 && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = nb_store_fail(st, err, "committing the schema");
+out:
+	if (rc < 0 && !sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int nb_store_configure(struct nb_store *st, struct nb_error *err)
+{
+	/*
+	 * WAL: readers (Tcl scripts querying a live run) do not block the writer, and a killed writer
+	 * leaves a consistent file. synchronous=NORMAL syncs only at checkpoints: commits stay cheap.
+	 */
+	static const char pragmas[] = "PRAGMA journal_mode = WAL;"
+				      "PRAGMA synchronous = NORMAL;"
+				      "PRAGMA temp_store = MEMORY;"
+				      "PRAGMA cache_size = -32768;";
+
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, 5000);
+	if (sqlite3_exec(st->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+		return nb_store_fail(st, err, "setting journal mode");
+	return 0;
+}
+
+int nb_store_open(const char *path, const struct nb_store_options *opt, struct nb_store **out,
+		  struct nb_error *err)
+{
+	struct nb_store *st;
+	int i, rc;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->path = strdup(path)) || nb_insn_cache_init(&st->insns) < 0) {
+		rc = nb_error_set(err, NB_E_NOMEM, "nestbed: trace database '%s': out of memory", path);
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': %s", path,
+				  st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	rc = nb_store_configure(st, err);
+	if (rc == 0)
+		rc = nb_store_prepare_schema(st, err);
+	for (i = 0; rc == 0 && i < STMT_COUNT; i++)
+		if (sqlite3_prepare_v3(st->db, nb_store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) !=
+		    SQLITE_OK)
+			rc = nb_store_fail(st, err, "preparing statements");
+	if (rc == 0 && (!opt || opt->annotate))
+		rc = nb_annotator_open(&st->annotator, err);
+	if (rc < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	nb_store_close(st);
+	return rc;
+}
+
+void nb_store_close(struct nb_store *st)
+{
+	int i;
+
+	if (!st)
+		return;
+	if (st->db)
+		nb_store_flush(st, NULL);
+	for (i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	nb_annotator_close(st->annotator);
+	nb_insn_cache_free(&st->insns);
+	free(st->path);
+	free(st);
+}
+
+int nb_store_run_begin(struct nb_store *st, const struct nb_run_info *info, int64_t *run_id,
+		       struct nb_error *err)
+{
+	sqlite3_stmt *s = st->stmt[STMT_RUN_BEGIN];
+	int rc, i;
+
+	/* The run row is committed at once: a run that crashes early is still in the file. */
+	rc = nb_store_flush(st, err);
+	if (rc < 0)
+		return rc;
+	nb_bind_text(s, 1, info ? info->command_line : NULL);
+	nb_bind_text(s, 2, info ? info->host_kernel : NULL);
+	nb_bind_text(s, 3, info ? info->kvm_flavour : NULL);
+	sqlite3_bind_int64(s, 4, info ? nb_s64(info->tsc_khz) : 0);
+	rc = nb_store_exec(st, STMT_RUN_BEGIN, err, "starting a run");
+	if (rc < 0)
+		return rc;
+	st->run_id = sqlite3_last_insert_rowid(st->db);
+	st->events = 0;
+	/* Bindings survive sqlite3_reset: the run id is bound once, not once per row. */
+	for (i = 0; i < STMT_COUNT; i++)
+		if (i == STMT_EVENT || i == STMT_VM_ADD || i == STMT_CONSOLE || i == STMT_LOST ||
+		    i == STMT_RUN_LOST || i == STMT_RUN_END)
+			sqlite3_bind_int64(st->stmt[i], 1, st->run_id);
+	if (run_id)
+		*run_id = st->run_id;
+	return 0;
+}
+
+int nb_store_vm_add(struct nb_store *st, int vm_id, int level, int parent_vm_id,
+		    const char *image, uint64_t mem_bytes, const char *args, struct nb_error *err)
+{
+	sqlite3_stmt *s = st->stmt[STMT_VM_ADD];
+	int rc;
+
+	rc = nb_store_need_run(st, err, "adding a VM");
+	if (rc == 0)
+		rc = nb_store_begin_batch(st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(s, 2, vm_id);
+	sqlite3_bind_int(s, 3, level);
+	if (parent_vm_id < 0)
+		sqlite3_bind_null(s, 4);
+	else
+		sqlite3_bind_int(s, 4, parent_vm_id);
+	nb_bind_text(s, 5, image);
+	sqlite3_bind_int64(s, 6, nb_s64(mem_bytes));
+	nb_bind_text(s, 7, args);
+	rc = nb_store_exec(st, STMT_VM_ADD, err, "adding a VM");
+	return rc < 0 ? rc : nb_store_batch_row(st, err);
+}
+
+static void nb_store_bind_annotation(sqlite3_stmt *s, const struct nb_insn_text *t)
+{
+	sqlite3_bind_int(s, 2, t->decoded ? t->length : 0);
+	sqlite3_bind_text(s, 3, t->mnemonic, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 4, t->op_str, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 5, t->text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 6, (int)t->cs_id);
+	sqlite3_bind_text(s, 7, t->groups, -1, SQLITE_TRANSIENT);
+}
+
+/*
+ * The insns row for bytes that the in-memory cache does not know: found in the file (written by
+ * an earlier process, and annotated now if it was stored without text), or added.
+ */
+static int nb_store_insn_intern(struct nb_store *st, const uint8_t *bytes, uint8_t len, int64_t *id,
+				struct nb_error *err)
+{
+	sqlite3_stmt *find = st->stmt[STMT_INSN_FIND];
+	sqlite3_stmt *s;
+	struct nb_insn_text text;
+	int rc, missing_text = 0;
+
+	*id = 0;
+	sqlite3_bind_blob(find, 1, bytes, len, SQLITE_STATIC);
+	rc = sqlite3_step(find);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(find, 0);
+		missing_text = sqlite3_column_int(find, 1);
+	} else if (rc != SQLITE_DONE) {
+		return nb_store_step_failed(st, find, err, "looking up an instruction");
+	}
+	sqlite3_reset(find);
+
+	if (*id == 0 || (missing_text && st->annotator)) {
+		s = st->stmt[*id ? STMT_INSN_ANNOTATE : STMT_INSN_ADD];
+		if (*id)
+			sqlite3_bind_int64(s, 1, *id);
+		else
+			sqlite3_bind_blob(s, 1, bytes, len, SQLITE_STATIC);
+		if (st->annotator) {
+			nb_annotate(st->annotator, bytes, len, &text);
+			nb_store_bind_annotation(s, &text);
+		} else {
+			for (int i = 2; i <= 7; i++)
+				sqlite3_bind_null(s, i);
+		}
+		rc = nb_store_exec(st, *id ? STMT_INSN_ANNOTATE : STMT_INSN_ADD, err, "adding an instruction");
+		if (rc < 0)
+			return rc;
+		if (*id == 0)
+			*id = sqlite3_last_insert_rowid(st->db);
+	}
+	if (nb_insn_cache_put(&st->insns, bytes, len, *id) < 0)
+		return nb_error_set(err, NB_E_NOMEM, "nestbed: trace database '%s': out of memory", st->path);
+	return 0;
+}
+
+int nb_store_event(struct nb_store *st, const struct nb_trace_record *rec, struct nb_error *err)
+{
+	sqlite3_stmt *s = st->stmt[STMT_EVENT];
+	int64_t insn_id = 0;
+	int rc;
+
+	if (!st->in_batch || !st->run_id) {
+		rc = nb_store_need_run(st, err, "storing an event");
+		if (rc == 0)
+			rc = nb_store_begin_batch(st, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (rec->insn_len > NB_INSN_MAX)
+		return nb_error_set(err, NB_E_USAGE, "nestbed: trace database '%s': event with %u instruction bytes"
+				    " (at most %d)", st->path, rec->insn_len, NB_INSN_MAX);
+	if (rec->insn_len) {
+		insn_id = nb_insn_cache_get(&st->insns, rec->insn, rec->insn_len);
+		if (insn_id == 0) {
+			rc = nb_store_insn_intern(st, rec->insn, rec->insn_len, &insn_id, err);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	sqlite3_bind_int64(s, 2, nb_s64(rec->tsc));
+	sqlite3_bind_int(s, 3, rec->rec_level);
+	sqlite3_bind_int(s, 4, rec->guest_level);
+	sqlite3_bind_int(s, 5, rec->vm_id);
+	sqlite3_bind_int(s, 6, rec->vcpu);
+	sqlite3_bind_int(s, 7, rec->kind);
+	sqlite3_bind_int(s, 8, rec->action);
+	sqlite3_bind_int64(s, 9, nb_s64(rec->exit_code));
+	sqlite3_bind_int64(s, 10, nb_s64(rec->exit_info1));
+	sqlite3_bind_int64(s, 11, nb_s64(rec->exit_info2));
+	sqlite3_bind_int64(s, 12, nb_s64(rec->rip));
+	sqlite3_bind_int64(s, 13, nb_s64(rec->addr));
+	sqlite3_bind_int64(s, 14, nb_s64(rec->old_val));
+	sqlite3_bind_int64(s, 15, nb_s64(rec->new_val));
+	sqlite3_bind_int64(s, 16, nb_s64(rec->aux));
+	if (insn_id)
+		sqlite3_bind_int64(s, 17, insn_id);
+	else
+		sqlite3_bind_null(s, 17);
+	rc = nb_store_exec(st, STMT_EVENT, err, "storing an event");
+	if (rc < 0)
+		return rc;
+	st->events++;
+	return nb_store_batch_row(st, err);
+}
+
+int nb_store_console(struct nb_store *st, uint64_t tsc, int level, int vm_id, const char *line,
+		     size_t len, struct nb_error *err)
+{
+	sqlite3_stmt *s = st->stmt[STMT_CONSOLE];
+	int rc;
+
+	rc = nb_store_need_run(st, err, "storing a console line");
+	if (rc == 0)
+		rc = nb_store_begin_batch(st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 2, nb_s64(tsc));
+	sqlite3_bind_int(s, 3, level);
+	sqlite3_bind_int(s, 4, vm_id);
+	sqlite3_bind_text64(s, 5, line, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+	rc = nb_store_exec(st, STMT_CONSOLE, err, "storing a console line");
+	return rc < 0 ? rc : nb_store_batch_row(st, err);
+}
+
+int nb_store_lost(struct nb_store *st, int level, int vm_id, const char *reason, uint64_t count,
+		  struct nb_error *err)
+{
+	sqlite3_stmt *s = st->stmt[STMT_LOST];
+	int rc;
+
+	if (count == 0)
+		return 0;
+	rc = nb_store_need_run(st, err, "counting lost records");
+	if (rc == 0)
+		rc = nb_store_begin_batch(st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(s, 2, level);
+	sqlite3_bind_int(s, 3, vm_id);
+	sqlite3_bind_text(s, 4, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 5, nb_s64(count));
+	rc = nb_store_exec(st, STMT_LOST, err, "counting lost records");
+	/* runs.records_lost follows as it goes, so that a run that never ends still shows its losses. */
+	if (rc == 0) {
+		sqlite3_bind_int64(st->stmt[STMT_RUN_LOST], 2, nb_s64(count));
+		rc = nb_store_exec(st, STMT_RUN_LOST, err, "counting lost records");
+	}
+	return rc < 0 ? rc : nb_store_batch_row(st, err);
+}
+
+int nb_store_run_end(struct nb_store *st, int completed, int exit_status, const char *stop_reason,
+		     const char *report, struct nb_error *err)
+{
+	sqlite3_stmt *s = st->stmt[STMT_RUN_END];
+	int rc;
+
+	rc = nb_store_need_run(st, err, "ending a run");
+	if (rc == 0)
+		rc = nb_store_flush(st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(s, 2, completed ? 1 : 0);
+	sqlite3_bind_int(s, 3, exit_status);
+	nb_bind_text(s, 4, stop_reason);
+	nb_bind_text(s, 5, report);
+	rc = nb_store_exec(st, STMT_RUN_END, err, "ending the run");
+	if (rc == 0)
+		st->run_id = 0;
+	return rc;
+}
+
+uint64_t nb_store_event_count(const struct nb_store *st)
+{
+	return st->events;
+}
