@@ -4,11 +4,12 @@
  * that records faster than this loses records (counted, never silent), so the figure says how
  * much tracing a scenario can afford.
  *
- *   bench/ingest [-n RECORDS] [-o RESULTS_DIR]
+ *   bench/ingest [-n RECORDS] [-r REPEAT] [-o RESULTS_DIR]
  *
  * Producing the records (filling the ring) is not timed; draining, storing and the final commit
- * are. Records are a realistic mix of kinds, levels and addresses, with about 200 distinct
- * instruction byte strings drawn with a skew (a few instructions dominate, as in real traces).
+ * are, REPEAT times per configuration (the median is reported). Records are a realistic mix of
+ * kinds, levels and addresses, with about 200 distinct instruction byte strings drawn with a skew
+ * (a few instructions dominate, as in real traces).
  * Prints a table and writes RESULTS_DIR/ingest.json (default bench/results).
  */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -158,12 +160,33 @@ static void make_record(struct nb_trace_record *r, uint64_t i)
 	}
 }
 
-static double now_s(void)
+/* Wall time, and the CPU time this process used: the machine is shared, and CPU time shows what
+ * the ingest path itself costs when other work steals the cores. */
+struct clock_pair {
+	double wall;
+	double cpu;
+};
+
+static struct clock_pair clock_now(void)
 {
+	struct clock_pair c;
 	struct timespec ts;
+	struct rusage ru;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	getrusage(RUSAGE_SELF, &ru);
+	c.wall = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	c.cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	return c;
+}
+
+static void clock_add_since(struct clock_pair *sum, struct clock_pair start)
+{
+	struct clock_pair end = clock_now();
+
+	sum->wall += end.wall - start.wall;
+	sum->cpu += end.cpu - start.cpu;
 }
 
 struct sink_ctx {
@@ -186,10 +209,7 @@ static int sink_none(void *ctx, const struct nb_trace_record *rec)
 }
 
 struct result {
-	const char *config;
-	uint64_t records;
-	double seconds;
-	double rate;
+	struct clock_pair spent;
 	uint64_t db_bytes;
 };
 
@@ -201,9 +221,9 @@ static int run_config(const char *dir, const char *name, int annotate, uint64_t 
 	struct sink_ctx ctx = { 0 };
 	struct nb_ring_reader rd;
 	struct nb_trace_record rec;
-	char path[512];
+	char path[600];
 	uint64_t done = 0, lost, i;
-	double elapsed = 0, t0;
+	struct clock_pair t0;
 	struct stat sb;
 	void *ring;
 	int64_t n;
@@ -222,6 +242,7 @@ static int run_config(const char *dir, const char *name, int annotate, uint64_t 
 			return -1;
 		}
 	}
+	memset(res, 0, sizeof(*res));
 	rng_state = 0x9e3779b97f4a7c15ull;
 	while (done < total) {
 		uint64_t batch = total - done < RING_RECORDS ? total - done : RING_RECORDS;
@@ -230,9 +251,9 @@ static int run_config(const char *dir, const char *name, int annotate, uint64_t 
 			make_record(&rec, done + i);
 			nb_ring_push(ring, &rec);
 		}
-		t0 = now_s();
+		t0 = clock_now();
 		n = nb_ring_drain(&rd, annotate >= 0 ? sink_store : sink_none, &ctx, &lost);
-		elapsed += now_s() - t0;
+		clock_add_since(&res->spent, t0);
 		if (n != (int64_t)batch || lost) {
 			fprintf(stderr, "ingest: drained %lld of %llu records (%llu lost): %s\n", (long long)n,
 				(unsigned long long)batch, (unsigned long long)lost, ctx.err.msg);
@@ -240,15 +261,14 @@ static int run_config(const char *dir, const char *name, int annotate, uint64_t 
 		}
 		done += batch;
 	}
-	res->db_bytes = 0;
 	if (annotate >= 0) {
-		t0 = now_s();
+		t0 = clock_now();
 		if (nb_store_run_end(ctx.st, 1, 0, "bench", NULL, &ctx.err) < 0) {
 			fprintf(stderr, "%s\n", ctx.err.msg);
 			return -1;
 		}
 		nb_store_close(ctx.st);
-		elapsed += now_s() - t0;
+		clock_add_since(&res->spent, t0);
 		if (stat(path, &sb) == 0)
 			res->db_bytes = (uint64_t)sb.st_size;
 		unlink(path);
@@ -258,10 +278,6 @@ static int run_config(const char *dir, const char *name, int annotate, uint64_t 
 		unlink(path);
 	}
 	free(ring);
-	res->config = name;
-	res->records = total;
-	res->seconds = elapsed;
-	res->rate = (double)total / elapsed;
 	return 0;
 }
 
@@ -302,26 +318,50 @@ static int mkdir_p(const char *dir)
 	return mkdir(buf, 0777) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+static int by_wall(const void *a, const void *b)
+{
+	double x = ((const struct result *)a)->spent.wall, y = ((const struct result *)b)->spent.wall;
+
+	return (x > y) - (x < y);
+}
+
+#define MAX_REPEAT 15
+
+static const struct config {
+	const char *name;
+	int annotate;
+} configs[] = {
+	{ "drain-only", -1 },
+	{ "store-annotate-off", 0 },
+	{ "store-annotate-on", 1 },
+};
+#define NCONFIGS (sizeof(configs) / sizeof(configs[0]))
+
 int main(int argc, char **argv)
 {
 	const char *out_dir = "bench/results";
-	uint64_t total = 2000000;
-	struct result res[3];
 	const char *tmp = getenv("TMPDIR");
+	uint64_t total = 2000000;
+	int repeat = 3, opt, ok = 1;
+	struct result res[NCONFIGS][MAX_REPEAT], *median[NCONFIGS];
 	char dir[512], json[600], cpu[128];
 	struct utsname un;
+	size_t c;
 	FILE *f;
-	int opt, i, ok = 1;
 
-	while ((opt = getopt(argc, argv, "n:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:r:o:")) != -1) {
 		if (opt == 'n')
 			total = strtoull(optarg, NULL, 0);
+		else if (opt == 'r')
+			repeat = atoi(optarg);
 		else if (opt == 'o')
 			out_dir = optarg;
-		else {
-			fprintf(stderr, "usage: %s [-n RECORDS] [-o RESULTS_DIR]\n", argv[0]);
-			return 2;
-		}
+		else
+			repeat = 0;
+	}
+	if (total == 0 || repeat < 1 || repeat > MAX_REPEAT || optind != argc) {
+		fprintf(stderr, "usage: %s [-n RECORDS] [-r REPEAT (1..%d)] [-o RESULTS_DIR]\n", argv[0], MAX_REPEAT);
+		return 2;
 	}
 	make_insns();
 	snprintf(dir, sizeof(dir), "%s/nb-ingest-XXXXXX", tmp ? tmp : "/tmp");
@@ -329,25 +369,38 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ingest: cannot create a directory in %s: %s\n", tmp ? tmp : "/tmp", strerror(errno));
 		return 1;
 	}
-	if (run_config(dir, "drain-only", -1, total, &res[0]) < 0 ||
-	    run_config(dir, "store-annotate-off", 0, total, &res[1]) < 0 ||
-	    run_config(dir, "store-annotate-on", 1, total, &res[2]) < 0) {
-		rmdir(dir);
-		return 1;
+	for (c = 0; c < NCONFIGS; c++) {
+		int r;
+
+		for (r = 0; r < repeat; r++) {
+			if (run_config(dir, configs[c].name, configs[c].annotate, total, &res[c][r]) < 0) {
+				rmdir(dir);
+				return 1;
+			}
+		}
+		qsort(res[c], (size_t)repeat, sizeof(res[c][0]), by_wall);
+		median[c] = &res[c][repeat / 2];
 	}
 	rmdir(dir);
 
 	machine_info(cpu, sizeof(cpu), &un);
-	printf("trace ingest, %llu records per configuration, %d distinct instructions, on %s (%s, %ld cores, Linux %s)\n",
-	       (unsigned long long)total, DISTINCT_INSNS, un.nodename, cpu, sysconf(_SC_NPROCESSORS_ONLN), un.release);
-	printf("%-20s %12s %10s %14s %10s\n", "configuration", "records", "seconds", "records/s", "db MiB");
-	for (i = 0; i < 3; i++)
-		printf("%-20s %12llu %10.3f %14.0f %10.1f\n", res[i].config, (unsigned long long)res[i].records,
-		       res[i].seconds, res[i].rate, (double)res[i].db_bytes / (1 << 20));
-	for (i = 1; i < 3; i++)
-		if (res[i].rate < TARGET_RATE)
+	printf("trace ingest: %llu records per run, %d runs per configuration (median shown), %d distinct"
+	       " instructions, batches of %d\n", (unsigned long long)total, repeat, DISTINCT_INSNS, NB_STORE_BATCH);
+	printf("machine: %s, %s, %ld cores, Linux %s\n", un.nodename, cpu, sysconf(_SC_NPROCESSORS_ONLN), un.release);
+	printf("%-20s %10s %12s %20s %14s %8s\n", "configuration", "wall s", "records/s", "(slowest..fastest)",
+	       "records/cpu-s", "db MiB");
+	for (c = 0; c < NCONFIGS; c++) {
+		char range[64];
+
+		snprintf(range, sizeof(range), "(%.0f..%.0f)", (double)total / res[c][repeat - 1].spent.wall,
+			 (double)total / res[c][0].spent.wall);
+		printf("%-20s %10.3f %12.0f %20s %14.0f %8.1f\n", configs[c].name, median[c]->spent.wall,
+		       (double)total / median[c]->spent.wall, range, (double)total / median[c]->spent.cpu,
+		       (double)median[c]->db_bytes / (1 << 20));
+		if (configs[c].annotate >= 0 && (double)total / median[c]->spent.wall < TARGET_RATE)
 			ok = 0;
-	printf("target %.0f records/s with the store: %s\n", TARGET_RATE, ok ? "met" : "NOT met");
+	}
+	printf("target %.0f records/s (median wall time, with the store): %s\n", TARGET_RATE, ok ? "met" : "NOT met");
 
 	if (mkdir_p(out_dir) < 0) {
 		fprintf(stderr, "ingest: cannot create '%s': %s\n", out_dir, strerror(errno));
@@ -362,16 +415,26 @@ int main(int argc, char **argv)
 	fprintf(f, "{\n  \"benchmark\": \"trace ingest\",\n");
 	fprintf(f, "  \"machine\": {\"host\": \"%s\", \"cpu\": \"%s\", \"cores\": %ld, \"kernel\": \"%s\"},\n",
 		un.nodename, cpu, sysconf(_SC_NPROCESSORS_ONLN), un.release);
+	fprintf(f, "  \"records_per_run\": %llu,\n  \"runs_per_config\": %d,\n", (unsigned long long)total, repeat);
 	fprintf(f, "  \"distinct_instructions\": %d,\n  \"batch\": %d,\n  \"target_records_per_s\": %.0f,\n",
 		DISTINCT_INSNS, NB_STORE_BATCH, TARGET_RATE);
-	fprintf(f, "  \"results\": [\n");
-	for (i = 0; i < 3; i++)
-		fprintf(f, "    {\"config\": \"%s\", \"records\": %llu, \"seconds\": %.6f, \"records_per_s\": %.0f,"
-			   " \"db_bytes\": %llu}%s\n",
-			res[i].config, (unsigned long long)res[i].records, res[i].seconds, res[i].rate,
-			(unsigned long long)res[i].db_bytes, i < 2 ? "," : "");
+	fprintf(f, "  \"target_met\": %s,\n  \"results\": [\n", ok ? "true" : "false");
+	for (c = 0; c < NCONFIGS; c++) {
+		int r;
+
+		fprintf(f, "    {\"config\": \"%s\", \"median_wall_s\": %.6f, \"median_cpu_s\": %.6f,"
+			   " \"records_per_s\": %.0f, \"records_per_cpu_s\": %.0f, \"db_bytes\": %llu, \"runs_records_per_s\": [",
+			configs[c].name, median[c]->spent.wall, median[c]->spent.cpu, (double)total / median[c]->spent.wall,
+			(double)total / median[c]->spent.cpu, (unsigned long long)median[c]->db_bytes);
+		for (r = 0; r < repeat; r++)
+			fprintf(f, "%s%.0f", r ? ", " : "", (double)total / res[c][r].spent.wall);
+		fprintf(f, "]}%s\n", c + 1 < NCONFIGS ? "," : "");
+	}
 	fprintf(f, "  ]\n}\n");
-	fclose(f);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "ingest: cannot write '%s': %s\n", json, strerror(errno));
+		return 1;
+	}
 	printf("results: %s\n", json);
 	return 0;
 }

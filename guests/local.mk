@@ -83,3 +83,74 @@ guests/mbhello/mbkludge.bin: guests/mbhello/mbkludge.elf
 	$(AM_V_GEN)$(GUESTS_OBJCOPY) -O binary $< $@
 
 EXTRA_DIST += guests/lib/kernel64.ld guests/mbhello/multiboot.ld
+
+# Kernels with their own descriptor tables, page tables and ring-3 processes (ptest, sysarch,
+# hostile) share these lib parts; kernels that do not call them link none of it.
+guests_lib_libnbguest_a_SOURCES += \
+	guests/lib/check.c \
+	guests/lib/check.h \
+	guests/lib/cpu.c \
+	guests/lib/paging.c \
+	guests/lib/paging.h \
+	guests/lib/trap.c \
+	guests/lib/trap.h \
+	guests/lib/traps.S \
+	guests/lib/x86.h
+
+# user.ld gathers .user.text/.user.rodata into pages the kernel maps for ring 3. It augments
+# kernel64.ld (INSERT AFTER .text), so ld must read it first.
+GUESTS_USER_LINK_FLAGS = $(FREESTANDING_LDFLAGS) -Wl,-T,$(top_srcdir)/guests/lib/user.ld \
+	-Wl,-T,$(top_srcdir)/guests/lib/kernel64.ld
+GUESTS_USER_LD_DEPS = $(GUESTS_LINKER_SCRIPT) guests/lib/user.ld
+# No jump tables: a switch in ring-3 code would read a table from kernel-only .rodata.
+GUESTS_USER_CC_FLAGS = $(GUESTS_CC_FLAGS) -fno-jump-tables
+
+noinst_PROGRAMS += guests/ptest/ptest.elf
+guests_ptest_ptest_elf_SOURCES = \
+	guests/ptest/abi.h \
+	guests/ptest/kernel_checks.c \
+	guests/ptest/kprobes.S \
+	guests/ptest/process.c \
+	guests/ptest/ptest.c \
+	guests/ptest/ptest.h \
+	guests/ptest/results.c \
+	guests/ptest/syscall.c \
+	guests/ptest/traps.c \
+	guests/ptest/user.c \
+	guests/ptest/user_trouble.S
+guests_ptest_ptest_elf_CFLAGS = $(GUESTS_USER_CC_FLAGS)
+guests_ptest_ptest_elf_CCASFLAGS = $(GUESTS_USER_CC_FLAGS)
+guests_ptest_ptest_elf_LDFLAGS = $(GUESTS_USER_LINK_FLAGS)
+guests_ptest_ptest_elf_LDADD = $(GUESTS_LIB)
+guests_ptest_ptest_elf_DEPENDENCIES = $(GUESTS_LIB) $(GUESTS_USER_LD_DEPS)
+
+EXTRA_DIST += guests/lib/user.ld
+
+noinst_PROGRAMS += guests/sysarch/sysarch.elf
+guests_sysarch_sysarch_elf_SOURCES = \
+	guests/sysarch/lstar.S \
+	guests/sysarch/sysarch.c \
+	guests/sysarch/sysarch.h \
+	guests/sysarch/traps.c \
+	guests/sysarch/user.S
+guests_sysarch_sysarch_elf_CFLAGS = $(GUESTS_USER_CC_FLAGS)
+guests_sysarch_sysarch_elf_CCASFLAGS = $(GUESTS_USER_CC_FLAGS)
+guests_sysarch_sysarch_elf_LDFLAGS = $(GUESTS_USER_LINK_FLAGS)
+guests_sysarch_sysarch_elf_LDADD = $(GUESTS_LIB)
+guests_sysarch_sysarch_elf_DEPENDENCIES = $(GUESTS_LIB) $(GUESTS_USER_LD_DEPS)
+
+noinst_PROGRAMS += guests/hostile/hostile.elf
+guests_hostile_hostile_elf_SOURCES = \
+	guests/hostile/fatal.c \
+	guests/hostile/hostile.c \
+	guests/hostile/hostile.h \
+	guests/hostile/outcome.c \
+	guests/hostile/paging_attacks.c \
+	guests/hostile/privileged.c
+guests_hostile_hostile_elf_CFLAGS = $(GUESTS_USER_CC_FLAGS)
+guests_hostile_hostile_elf_LDFLAGS = $(GUESTS_USER_LINK_FLAGS)
+guests_hostile_hostile_elf_LDADD = $(GUESTS_LIB)
+guests_hostile_hostile_elf_DEPENDENCIES = $(GUESTS_LIB) $(GUESTS_USER_LD_DEPS)
+
+nb_images += guests/hello/hello.elf guests/misbehave/misbehave.elf guests/mbhello/mbhello.elf \
+	guests/mbhello/mbkludge.bin guests/ptest/ptest.elf guests/sysarch/sysarch.elf guests/hostile/hostile.elf

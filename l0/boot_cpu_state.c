@@ -46,7 +46,7 @@ _Static_assert(NB_BOOT_GDT_ADDR + sizeof(boot_gdt) <= NB_BOOT_PML4_ADDR, "the GD
 _Static_assert(NB_BOOT_PD_ADDR + NB_BOOT_PD_COUNT * NB_PAGE_SIZE <= NB_BOOT_INFO_ADDR,
 	       "the page directories fit below the boot info");
 _Static_assert(NB_BOOT_PD_COUNT * ENTRIES_PER_TABLE * PAGE_2M == 4 * NB_GIB,
-	       "the page directories map exactly the 4 GiB nb_boot_prepare allows");
+	       "the page directories map the 4 GiB below which nb_boot_prepare requires RAM to end");
 
 void nb_boot_write_gdt(struct nb_guest_mem *mem, struct nb_boot_plan *plan)
 {
@@ -63,7 +63,7 @@ static void put_entry(struct nb_guest_mem *mem, uint64_t table, unsigned index, 
 /*
  * Identity map of [0, 4 GiB) with 2 MiB pages: PML4[0] -> PDPT, PDPT[i] -> page directory i,
  * which maps [i GiB, i+1 GiB). 4 GiB rather than just RAM so that the local APIC at 0xFEE00000
- * is reachable too. Memory is at most 4 GiB (checked by nb_boot_prepare).
+ * is reachable too. RAM ends below 4 GiB (checked by nb_boot_prepare).
  */
 void nb_boot_setup_long_mode(struct nb_guest_mem *mem, struct nb_boot_plan *plan)
 {

@@ -61,21 +61,22 @@ static int boot_check_request(const struct nb_boot_ctx *ctx)
 				    "guest memory size %llu is not a multiple of 4 KiB",
 				    (unsigned long long)size);
 	/* The identity map covers 4 GiB (NB_BOOT_PD_COUNT page directories) and a Multiboot kernel
-	 * is given 32-bit addresses: memory above 4 GiB could be neither mapped nor described. */
-	if (size > 4 * NB_GIB)
+	 * is given 32-bit addresses (a module ending at 4 GiB would have mod_end 0): RAM must end
+	 * below 4 GiB to be both mapped and described. */
+	if (size >= 4 * NB_GIB)
 		return nb_error_set(ctx->err, NB_E_USAGE,
-				    "guest memory of %s is more than the 4 GiB the boot protocols can map",
+				    "guest memory of %s: must end below 4 GiB, the limit of the boot page tables and of Multiboot's 32-bit addresses",
 				    nb_boot_size_str(size, s));
 	if (size <= NB_BOOT_KERNEL_MIN)
 		return nb_error_set(ctx->err, NB_E_NOMEM,
 				    "guest memory of %s is too small: the reserved low area alone takes the first 1 MiB",
 				    nb_boot_size_str(size, s));
-	if (req->module_count < 0 || req->module_count > NB_BOOT_MAX_MODULES)
+	if (req->module_count > NB_BOOT_MAX_MODULES)
 		return nb_error_set(ctx->err, NB_E_USAGE, "too many modules: %d given, at most %d",
 				    req->module_count, NB_BOOT_MAX_MODULES);
-	if (req->module_count && !req->modules)
-		return nb_error_set(ctx->err, NB_E_INTERNAL, "nb_boot_prepare: %d modules but no module array",
-				    req->module_count);
+	if (req->module_count < 0 || (req->module_count && !req->modules))
+		return nb_error_set(ctx->err, NB_E_INTERNAL, "nb_boot_prepare: %d modules, module array %p",
+				    req->module_count, (const void *)req->modules);
 	for (i = 0; i < req->module_count; i++) {
 		const struct nb_boot_module_data *m = &req->modules[i];
 		size_t args_len = m->args ? strlen(m->args) : 0;

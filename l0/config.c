@@ -1,5 +1,7 @@
 /* Machine configuration: defaults and the --module syntax. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "l0/nestbed.h"
@@ -62,4 +64,28 @@ const char *nb_stop_reason_name(int reason)
 	if (reason >= 0 && (size_t)reason < sizeof(names) / sizeof(names[0]) && names[reason])
 		return names[reason];
 	return "unknown";
+}
+
+int nb_size_parse(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || s[0] == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+	if (*end || (shift && v > (~0ull >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
 }

@@ -4,27 +4,32 @@
 
 #include "l0/machine.h"
 
-void nb_console_flush(struct nb_machine *m)
+void nb_console_line(struct nb_machine *m, int level, int vm_id, const char *text, size_t len)
 {
 	const struct nb_machine_config *cfg = m->cfg;
 	struct nb_error e;
 
-	if (m->line_len == 0)
-		return;
-	m->line[m->line_len] = '\0';
 	if (cfg->console_stdout) {
-		printf("[L1] %s\n", m->line);
+		printf("[L%d] %.*s\n", level, (int)len, text);
 		fflush(stdout);
 	}
 	if (cfg->console_fn)
-		cfg->console_fn(cfg->console_ctx, 1, m->line, m->line_len);
+		cfg->console_fn(cfg->console_ctx, level, text, len);
 	if (m->store && !m->store_failed &&
-	    nb_store_console(m->store, __rdtsc() + m->tsc_offset, 1, 1, m->line, m->line_len, &e) < 0) {
+	    nb_store_console(m->store, __rdtsc() + m->tsc_offset, level, vm_id, text, len, &e) < 0) {
 		*m->err = e;
 		m->store_failed = 1;
 		m->stopping = 1;
 	}
 	m->res->console_lines++;
+}
+
+void nb_console_flush(struct nb_machine *m)
+{
+	if (m->line_len == 0)
+		return;
+	m->line[m->line_len] = '\0';
+	nb_console_line(m, 1, 1, m->line, m->line_len);
 	m->line_len = 0;
 }
 

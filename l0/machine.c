@@ -185,7 +185,9 @@ static void stop_with_report(struct nb_machine *m, enum nb_stop_reason reason, u
 	m->exit_insn_len = 0;
 	nb_machine_event_init(m, &rec, kind, exit_code);
 	nb_crash_report(&m->kvm, why, &rec, m->res->report, sizeof(m->res->report));
-	nb_machine_record(m, &rec);
+	/* A timeout is L0's decision, not something the guest did: reported, not an event. */
+	if (kind != NB_EV_NONE)
+		nb_machine_record(m, &rec);
 	m->res->reason = reason;
 	m->stopping = 1;
 }

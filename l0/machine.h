@@ -40,6 +40,8 @@ void nb_ports_io(struct nb_machine *m, uint16_t port, int out, int size, uint8_t
 /* Console bytes (the UART's transmit register). */
 void nb_console_putc(struct nb_machine *m, uint8_t c);
 void nb_console_flush(struct nb_machine *m);
+/* One whole line from the guest at `level` (L1's own, or a deeper guest's forwarded by L1). */
+void nb_console_line(struct nb_machine *m, int level, int vm_id, const char *text, size_t len);
 
 /* Drains the guest's trace ring into the store. */
 void nb_machine_drain_ring(struct nb_machine *m);

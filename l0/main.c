@@ -34,29 +34,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || s[0] == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
-	if (*end)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -93,13 +70,13 @@ static int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":m:a:d:t:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (parse_size(optarg, &cfg.mem_bytes) < 0) {
+			if (nb_size_parse(optarg, &cfg.mem_bytes) < 0) {
 				snprintf(msg, sizeof(msg), "--memory '%s': not a size (e.g. 64M, 1G)", optarg);
 				return fail(NB_E_USAGE, msg);
 			}
 			break;
 		case 'R':
-			if (parse_size(optarg, &cfg.ring_bytes) < 0) {
+			if (nb_size_parse(optarg, &cfg.ring_bytes) < 0) {
 				snprintf(msg, sizeof(msg), "--ring-size '%s': not a size (e.g. 1M)", optarg);
 				return fail(NB_E_USAGE, msg);
 			}

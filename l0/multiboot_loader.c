@@ -206,7 +206,7 @@ int nb_multiboot_prepare_entry(const struct nb_boot_ctx *ctx, struct nb_boot_pla
 	info.flags = MULTIBOOT_INFO_MEMORY | MULTIBOOT_INFO_CMDLINE | MULTIBOOT_INFO_MODS |
 		     MULTIBOOT_INFO_MEM_MAP | MULTIBOOT_INFO_BOOT_LOADER_NAME;
 	info.mem_lower = 640;
-	info.mem_upper = (uint32_t)((mem_size - NB_MIB) / 1024); /* memory <= 4 GiB: fits */
+	info.mem_upper = (uint32_t)((mem_size - NB_MIB) / 1024); /* RAM ends below 4 GiB: fits */
 	/* QEMU passes the kernel's file name as the first word of the command line; so do we. */
 	info.cmdline = mbi_put_words(&a, base ? base + 1 : ctx->name, req->options);
 	info.boot_loader_name = mbi_put_words(&a, "nestbed", NULL);

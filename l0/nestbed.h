@@ -73,6 +73,9 @@ struct nb_machine_config {
 	const char *command_line;/* recorded in the runs table; NULL: built from the config */
 };
 
+/* Parses a size as users write it: "64M", "1G", "512KiB", "4096". 0, or -1 when it is not one. */
+int nb_size_parse(const char *s, uint64_t *out);
+
 /* Defaults for every field. */
 void nb_machine_config_init(struct nb_machine_config *cfg);
 

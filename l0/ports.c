@@ -44,6 +44,66 @@ static void uart_write(struct nb_machine *m, unsigned reg, uint8_t v)
 		m->uart[reg] = v;
 }
 
+/* Guest memory named by a hypercall argument: NULL unless [gpa, gpa + len) is inside RAM. */
+static const char *guest_bytes(struct nb_machine *m, uint64_t gpa, uint64_t len)
+{
+	if (gpa >= m->kvm.mem_size || len > m->kvm.mem_size - gpa)
+		return NULL;
+	return (const char *)m->kvm.mem + gpa;
+}
+
+static int64_t hc_vm_add(struct nb_machine *m, uint64_t ids, uint64_t mem_bytes, uint64_t name_gpa)
+{
+	const char *name = guest_bytes(m, name_gpa, NB_HC_NAME_MAX);
+	char image[NB_HC_NAME_MAX + 1];
+	struct nb_error e;
+	int level = (ids >> 16) & 0xffff;
+
+	if (!name || level < 2)
+		return NB_HC_EINVAL;
+	memcpy(image, name, NB_HC_NAME_MAX);
+	image[NB_HC_NAME_MAX] = '\0';
+	if (level > m->res->levels)
+		m->res->levels = level;
+	if (m->store && !m->store_failed &&
+	    nb_store_vm_add(m->store, (int)(ids & 0xffff), level, (int)((ids >> 32) & 0xffff), image, mem_bytes,
+			    "", &e) < 0) {
+		*m->err = e;
+		m->store_failed = 1;
+		m->stopping = 1;
+	}
+	return NB_HC_OK;
+}
+
+static int64_t hc_console(struct nb_machine *m, uint64_t gpa, uint64_t len, uint64_t ids)
+{
+	const char *text = len <= NB_HC_CONSOLE_MAX ? guest_bytes(m, gpa, len) : NULL;
+	char line[NB_HC_CONSOLE_MAX];
+	uint64_t i;
+
+	if (!text || (ids & 0xffff) < 2)
+		return NB_HC_EINVAL;
+	/* As for L1's own console: no control characters reach the terminal or the store. */
+	for (i = 0; i < len; i++)
+		line[i] = (text[i] >= 0x20 && text[i] < 0x7f) || text[i] == '\t' ? text[i] : '?';
+	nb_console_line(m, (int)(ids & 0xffff), (int)((ids >> 16) & 0xffff), line, len);
+	return NB_HC_OK;
+}
+
+static int64_t hc_records_lost(struct nb_machine *m, uint64_t ids, uint64_t count)
+{
+	struct nb_error e;
+
+	m->res->records_lost += count;
+	if (m->store && !m->store_failed &&
+	    nb_store_lost(m->store, (int)(ids & 0xffff), (int)((ids >> 16) & 0xffff), "child-ring", count, &e) < 0) {
+		*m->err = e;
+		m->store_failed = 1;
+		m->stopping = 1;
+	}
+	return NB_HC_OK;
+}
+
 static void hypercall(struct nb_machine *m, struct nb_trace_record *rec)
 {
 	struct kvm_regs regs;
@@ -65,6 +125,15 @@ static void hypercall(struct nb_machine *m, struct nb_trace_record *rec)
 		m->res->guest_exited = 1;
 		m->res->exit_status = (int)(regs.rdi & 0xff);
 		m->stopping = 1;
+		break;
+	case NB_HC_VM_ADD:
+		result = hc_vm_add(m, regs.rdi, regs.rsi, regs.rcx);
+		break;
+	case NB_HC_CONSOLE:
+		result = hc_console(m, regs.rdi, regs.rsi, regs.rcx);
+		break;
+	case NB_HC_RECORDS_LOST:
+		result = hc_records_lost(m, regs.rdi, regs.rsi);
 		break;
 	default:
 		result = NB_HC_ENOSYS;

@@ -180,6 +180,7 @@ static int gpt_set_ad(const struct shadow_ops *ops, void *opaque, const struct g
 			continue;
 		if (ops->write_gpa(opaque, w->entry_gpa[level], &ne, s.entry_size) < 0)
 			return -SHADOW_EFAULT;
+		w->ad_set[level] = ne & ~e;
 		w->entry[level] = ne;
 	}
 	return 0;
@@ -196,6 +197,7 @@ int gpt_walk(const struct shadow_ops *ops, void *opaque, const struct gpt_mode *
 	for (level = 0; level <= GPT_MAX_LEVELS; level++) {
 		w->entry_gpa[level] = 0;
 		w->entry[level] = 0;
+		w->ad_set[level] = 0;
 	}
 	w->top_level = (uint8_t)top;
 	w->leaf_level = 0;

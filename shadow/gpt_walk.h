@@ -78,6 +78,10 @@ struct gpt_walk {
 	 * write-protected for a translation derived from this walk to stay true. */
 	uint64_t entry_gpa[GPT_MAX_LEVELS + 1];
 	uint64_t entry[GPT_MAX_LEVELS + 1];
+	/* Bits the walk itself set in that entry (GPT_SET_AD): its value before was
+	 * entry & ~ad_set. Callers that derive state from guest tables must treat these updates
+	 * as writes to the tables like any other. */
+	uint64_t ad_set[GPT_MAX_LEVELS + 1];
 	uint8_t top_level;   /* first level read: 4, 3 or 2; 0 without paging */
 	uint8_t leaf_level;  /* level of the entry that mapped the page, or where the walk stopped */
 	uint8_t page_shift;  /* log2 of the page size: 12, 21, 22 or 30 */

@@ -25,13 +25,12 @@
  *
  * Non-leaf shadow entries grant everything (P, R/W, U/S); rights are decided at the leaf only,
  * which is legal because the MMU combines rights over levels (§5.7). A non-leaf entry without a
- * child page is the hypervisor's (spt_map_host) and is never dropped.
+ * child page is the hypervisor's (spt_map_host, spt_map_host_slot) and is never dropped.
  */
 #include <stddef.h>
 
 #include "shadow/spt.h"
 
-#define SPT_LEVELS 4
 #define SPT_ENTRIES 512u
 #define SPT_VA_MASK ((1ull << 48) - 1) /* shadow bookkeeping uses 48-bit linear addresses */
 #define SPT_ADDR_MASK 0x000ffffffffff000ull /* address bits of a 4-level entry (§5.4.1) */
@@ -233,6 +232,13 @@ static bool spt_frame_is_table(const struct spt_ctx *ctx, uint64_t frame)
 	return false;
 }
 
+bool spt_gpa_is_table(const struct spt_ctx *ctx, uint64_t gpa)
+{
+	uint64_t hpa;
+
+	return ctx->ops->gpa_to_hpa(ctx->opaque, gpa, &hpa) == 0 && spt_frame_is_table(ctx, hpa & ~0xfffull);
+}
+
 /* ---- shadow pages ------------------------------------------------------------------------ */
 
 /* A new, empty shadow page at `level` mapping from va48, derived from the guest table at src_gpa
@@ -279,6 +285,8 @@ static struct spt_page *spt_page_new(struct spt_ctx *ctx, unsigned level, uint64
 }
 
 static unsigned spt_free_tree(struct spt_ctx *ctx, struct spt_page *p);
+static unsigned spt_zap_derived(struct spt_ctx *ctx, uint64_t gpa, uint64_t old,
+				uint64_t new_val, unsigned only_level, unsigned *level);
 
 /* Drops entry i of p (and the subtree below it). Returns the present entries dropped. */
 static unsigned spt_zap_entry(struct spt_ctx *ctx, struct spt_page *p, unsigned i)
@@ -470,6 +478,15 @@ uint64_t spt_root_hpa(const struct spt_ctx *ctx, enum spt_root_kind kind)
 	return r ? r->hpa : 0;
 }
 
+uint64_t spt_cached_root(const struct spt_ctx *ctx, unsigned i, enum spt_root_kind kind,
+			 uint64_t *cr3)
+{
+	const struct spt_page *r = ctx->slot[i].root[kind];
+
+	*cr3 = ctx->slot[i].cr3;
+	return r ? r->hpa : 0;
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 int spt_init(struct spt_ctx *ctx, const struct shadow_ops *ops, void *opaque,
@@ -602,6 +619,43 @@ static unsigned spt_src_level(const struct spt_ctx *ctx, const struct gpt_walk *
 	return 0;
 }
 
+/*
+ * The walk just set accessed/dirty bits in guest tables, and those are writes to guest tables too.
+ * In most roles they cannot invalidate anything derived from the entry: A is informational, and
+ * D matters only in a leaf, where setting it can only widen what a shadow may grant. The
+ * exception is legacy PAE, where bits 8:5 of a PDPE are reserved (§5.2): a frame may be a
+ * PD or PT for one walk and the PDPT of some address space (even this one: the 32-byte PDPT may
+ * share its frame with a PD), and the A bit set in the first role makes the entry invalid in
+ * the second. Drops what derives from such PDPEs and says whether the walk must be redone (it
+ * read one of the entries written as its own PDPE, or something derived was dropped).
+ */
+static bool spt_walk_wrote(struct spt_ctx *ctx, const struct gpt_walk *w)
+{
+	uint64_t pdpe, hpa;
+	unsigned l, level;
+	bool again = false;
+
+	if (ctx->mode.paging != GPT_PAGING_PAE)
+		return false;
+	/* Compare host addresses: two gpas may alias one frame. (The walk read its PDPE, so
+	 * that frame is guest memory.) */
+	if (ctx->ops->gpa_to_hpa(ctx->opaque, w->entry_gpa[3] & ~0xfffull, &pdpe) < 0)
+		return false;
+	pdpe |= w->entry_gpa[3] & 0xfff;
+	for (l = 1; l <= 2; l++) {
+		uint64_t gpa = w->entry_gpa[l];
+
+		if (!w->ad_set[l])
+			continue;
+		if (spt_zap_derived(ctx, gpa, w->entry[l] & ~w->ad_set[l], w->entry[l], 3, &level))
+			again = true;
+		if (ctx->ops->gpa_to_hpa(ctx->opaque, gpa & ~0xfffull, &hpa) == 0 &&
+		    (hpa | (gpa & 0xfff)) == pdpe)
+			again = true;
+	}
+	return again;
+}
+
 /* The shadow page at `level` on the path of va48 below p, created if missing. */
 static struct spt_page *spt_child(struct spt_ctx *ctx, struct spt_page *p, uint64_t va48,
 				  const struct gpt_walk *w)
@@ -638,9 +692,11 @@ static int spt_set_leaf(struct spt_ctx *ctx, struct spt_page *p, unsigned i, uin
 		return -SHADOW_ENOMEM;
 	if ((old & PTE_P) && (old & PTE_W))
 		spt_wleaf_remove(ctx, old & SPT_ADDR_MASK, p, i);
-	/* Replacing a present entry (even by itself: the fault came from a stale TLB entry)
-	 * needs the old translation out of the TLB. */
-	if (old & PTE_P)
+	/* A narrower translation must leave the TLB. A wider one need not: the #PF that brought
+	 * us here already removed the faulting address's entries (Intel SDM §4.10.4.1; AMD
+	 * likewise), so the guest's retry walks the new entry. */
+	if ((old & PTE_P) && ((old ^ spte) & SPT_ADDR_MASK || (old & ~spte & PTE_W) ||
+			      (spte & ~old & PTE_NX)))
 		ctx->tlb_flush = true;
 	p->table[i] = spte;
 	return 0;
@@ -667,13 +723,16 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
 	if (!sl)
 		return -SHADOW_ENOMEM;
 
-	r = gpt_walk(ctx->ops, ctx->opaque, &ctx->mode, gva, access, GPT_SET_AD, &w);
-	if (r < 0)
-		return r;
-	if (r == GPT_PAGE_FAULT) {
-		fault->error_code = w.error_code;
-		return SPT_GUEST_PF;
-	}
+	/* A/D bits only ever get set, so this settles after a round or two. */
+	do {
+		r = gpt_walk(ctx->ops, ctx->opaque, &ctx->mode, gva, access, GPT_SET_AD, &w);
+		if (r < 0)
+			return r;
+		if (r == GPT_PAGE_FAULT) {
+			fault->error_code = w.error_code;
+			return SPT_GUEST_PF;
+		}
+	} while (spt_walk_wrote(ctx, &w));
 	fault->gpa = w.gpa;
 	if (ctx->ops->gpa_to_hpa(ctx->opaque, w.gpa & ~0xfffull, &frame) < 0)
 		return SPT_MMIO;
@@ -715,25 +774,32 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
 
 /* ---- invalidation ------------------------------------------------------------------------- */
 
-int spt_pt_write(struct spt_ctx *ctx, uint64_t gpa, uint64_t old, uint64_t new_val)
+/*
+ * Drops the shadow entries derived from the guest entries that differ between old and new_val,
+ * the 8 aligned bytes at gpa (only from tables of guest level only_level, if not 0). Returns the
+ * entries dropped; *level = guest level of the tables in that frame (0 when no shadow derives
+ * from it).
+ */
+static unsigned spt_zap_derived(struct spt_ctx *ctx, uint64_t gpa, uint64_t old,
+				uint64_t new_val, unsigned only_level, unsigned *level)
 {
 	uint64_t frame, diff = old ^ new_val;
-	unsigned qoff = (unsigned)(gpa & 0xff8), level = 0;
+	unsigned qoff = (unsigned)(gpa & 0xff8), total = 0;
 	struct spt_page *p;
 
-	ctx->stats.pt_writes++;
+	*level = 0;
 	if (diff == 0 || ctx->ops->gpa_to_hpa(ctx->opaque, gpa & ~0xfffull, &frame) < 0)
-		goto out;
+		return 0;
 again:
 	for (p = ctx->pt_hash[spt_hash(frame)]; p; p = p->hnext) {
 		struct gpt_level_shape g;
 		unsigned off, tbytes, toff = (unsigned)(p->src & 0xfff);
 
-		if ((p->src & ~0xfffull) != frame)
+		if ((p->src & ~0xfffull) != frame || (only_level && p->src_level != only_level))
 			continue;
 		g = gpt_level_shape(ctx->mode.paging, p->src_level);
 		tbytes = (unsigned)g.entries * g.entry_size;
-		level = p->src_level;
+		*level = p->src_level;
 		for (off = 0; off < 8; off += g.entry_size) {
 			uint64_t mask = g.entry_size == 8 ? ~0ull : 0xffffffffull << (8 * off);
 			unsigned eoff = qoff + off, lo, hi, n;
@@ -744,6 +810,7 @@ again:
 				continue;
 			n = spt_zap_range(ctx, p, lo, hi);
 			if (n) {
+				total += n;
 				spt_trace(ctx, NB_EV_SHADOW_ZAP,
 					  spt_canonical(p->gva + ((uint64_t)lo << spt_shift(p->level))),
 					  SPT_ZAP_PT_WRITE, 0, n, 0, 0);
@@ -752,9 +819,17 @@ again:
 			}
 		}
 	}
-out:
+	return total;
+}
+
+unsigned spt_pt_write(struct spt_ctx *ctx, uint64_t gpa, uint64_t old, uint64_t new_val)
+{
+	unsigned level, n;
+
+	ctx->stats.pt_writes++;
+	n = spt_zap_derived(ctx, gpa, old, new_val, 0, &level);
 	spt_trace(ctx, NB_EV_PT_WRITE, gpa, old, new_val, level, 0, 0);
-	return 0;
+	return n;
 }
 
 void spt_invlpg(struct spt_ctx *ctx, uint64_t gva)
@@ -800,23 +875,53 @@ out:
 
 /* ---- the hypervisor's own mappings -------------------------------------------------------- */
 
+/* The template PML4 holding the hypervisor's slots, created on first use. */
+static struct spt_page *spt_host_template(struct spt_ctx *ctx)
+{
+	if (!ctx->host)
+		ctx->host = spt_page_new(ctx, 4, 0, 0, 0, 0);
+	return ctx->host;
+}
+
+/* PML4 slot `slot` of the template is set: make it the hypervisor's in every root, dropping
+ * what guests had there. */
+static void spt_take_slot(struct spt_ctx *ctx, unsigned slot)
+{
+	unsigned i, k, n = 0;
+
+	ctx->host_slots[slot / 64] |= 1ull << (slot % 64);
+	for (i = 0; i < SPT_ROOT_CACHE; i++) {
+		for (k = 0; k < 2; k++) {
+			struct spt_page *r = ctx->slot[i].root[k];
+			if (!r)
+				continue;
+			n += spt_zap_entry(ctx, r, slot);
+			r->table[slot] = ctx->host->table[slot];
+		}
+	}
+	ctx->tlb_flush = true;
+	if (n)
+		spt_trace(ctx, NB_EV_SHADOW_ZAP, spt_canonical((uint64_t)slot << 39), SPT_ZAP_HOST, 0,
+			  n, 0, 0);
+}
+
 int spt_map_host(struct spt_ctx *ctx, uint64_t va, uint64_t hpa, uint64_t flags)
 {
 	uint64_t va48 = va & SPT_VA_MASK, upper = va >> 47;
-	unsigned slot = spt_index(va48, 4), i, k, n = 0;
+	unsigned slot = spt_index(va48, 4);
 	struct spt_page *p;
 
 	if ((va & 0xfff) || (hpa & ~SPT_ADDR_MASK) || (upper != 0 && upper != 0x1ffff) ||
 	    (flags & ~(PTE_W | PTE_NX | PTE_G)))
 		return -SHADOW_EINVAL;
-	if (!ctx->host) {
-		ctx->host = spt_page_new(ctx, 4, 0, 0, 0, 0);
-		if (!ctx->host)
-			return -SHADOW_ENOMEM;
-	}
+	p = spt_host_template(ctx);
+	if (!p)
+		return -SHADOW_ENOMEM;
+	if (spt_host_slot(ctx, slot) && !p->child[slot])
+		return -SHADOW_EBUSY; /* a slot given whole with spt_map_host_slot */
 	/* Walk (building) the host tree. Non-leaf entries have U=0 so that the whole slot is
 	 * supervisor-only whatever a leaf says (§5.7). */
-	for (p = ctx->host; p->level > 1;) {
+	while (p->level > 1) {
 		unsigned x = spt_index(va48, p->level);
 		if (!p->child[x]) {
 			struct spt_page *c = spt_page_new(ctx, p->level - 1u, va48, 0, 0, 0);
@@ -829,22 +934,24 @@ int spt_map_host(struct spt_ctx *ctx, uint64_t va, uint64_t hpa, uint64_t flags)
 	}
 	p->table[spt_index(va48, 1)] = hpa | PTE_P | PTE_A | PTE_D | flags;
 	ctx->tlb_flush = true;
-	if (spt_host_slot(ctx, slot))
-		return 0;
+	if (!spt_host_slot(ctx, slot))
+		spt_take_slot(ctx, slot);
+	return 0;
+}
 
-	/* The slot becomes the hypervisor's in every root: drop what guests had there. */
-	ctx->host_slots[slot / 64] |= 1ull << (slot % 64);
-	for (i = 0; i < SPT_ROOT_CACHE; i++) {
-		for (k = 0; k < 2; k++) {
-			struct spt_page *r = ctx->slot[i].root[k];
-			if (!r)
-				continue;
-			n += spt_zap_entry(ctx, r, slot);
-			r->table[slot] = ctx->host->table[slot];
-		}
-	}
-	if (n)
-		spt_trace(ctx, NB_EV_SHADOW_ZAP, spt_canonical((uint64_t)slot << 39), SPT_ZAP_HOST, 0,
-			  n, 0, 0);
+int spt_map_host_slot(struct spt_ctx *ctx, unsigned slot, uint64_t pdpt_hpa)
+{
+	struct spt_page *h;
+
+	if (slot >= SPT_ENTRIES || (pdpt_hpa & ~SPT_ADDR_MASK))
+		return -SHADOW_EINVAL;
+	h = spt_host_template(ctx);
+	if (!h)
+		return -SHADOW_ENOMEM;
+	if (spt_host_slot(ctx, slot))
+		return -SHADOW_EBUSY;
+	/* No child page: the table is the caller's, never freed or zapped here. */
+	h->table[slot] = pdpt_hpa | PTE_P | PTE_W | PTE_A;
+	spt_take_slot(ctx, slot);
 	return 0;
 }

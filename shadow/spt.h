@@ -128,6 +128,11 @@ int spt_cr3_switch(struct spt_ctx *ctx, uint64_t new_cr3);
 /* Host-physical address of the shadow root to load into the real CR3. */
 uint64_t spt_root_hpa(const struct spt_ctx *ctx, enum spt_root_kind kind);
 
+/* Cache slot i (< SPT_ROOT_CACHE): its root of `kind` (host-physical) and, in *cr3, the guest
+ * CR3 it shadows (table-address bits); 0 when the slot is empty. For dumps and checkers. */
+uint64_t spt_cached_root(const struct spt_ctx *ctx, unsigned i, enum spt_root_kind kind,
+			 uint64_t *cr3);
+
 /*
  * The guest faulted at gva with an access of type `access` (PF_EC_W / PF_EC_U / PF_EC_ID, U
  * meaning the guest's virtual CPL is 3, which selects the user root). Walks the guest's tables
@@ -149,10 +154,13 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
  * The caller emulated a guest write to guest-physical gpa in a frame that holds (or held) a guest
  * page table. old and new_val are the naturally aligned 8 bytes containing the write, before and
  * after it (a write crossing 8-byte alignment is reported as two). Drops, in every cached root,
- * the shadow entries derived from each guest entry whose bytes changed. Returns 0 (or
- * -SHADOW_ENOMEM, never in practice: nothing is allocated).
+ * the shadow entries derived from each guest entry whose bytes changed; returns how many.
  */
-int spt_pt_write(struct spt_ctx *ctx, uint64_t gpa, uint64_t old, uint64_t new_val);
+unsigned spt_pt_write(struct spt_ctx *ctx, uint64_t gpa, uint64_t old, uint64_t new_val);
+
+/* True when the guest frame holding gpa is a guest page table some shadow entry derives from:
+ * a write the hypervisor makes there on the guest's behalf must be reported (spt_pt_write). */
+bool spt_gpa_is_table(const struct spt_ctx *ctx, uint64_t gpa);
 
 /* INVLPG gva: drops the shadow translation of gva (of the whole guest page, when it is a large
  * one) in every cached root. */
@@ -166,9 +174,18 @@ void spt_zap_all(struct spt_ctx *ctx);
  * Maps the hypervisor's page hpa at va (both 4 KiB-aligned, va canonical) in every shadow root,
  * present to ring 0 only. flags: PTE_W, PTE_NX, PTE_G. The whole PML4 slot of va (512 GiB)
  * becomes the hypervisor's: guest translations there are dropped and spt_fill refuses them, so
- * pick a slot the guest does not use. 0, -SHADOW_EINVAL or -SHADOW_ENOMEM.
+ * pick a slot the guest does not use. 0, -SHADOW_EINVAL, -SHADOW_ENOMEM, or -SHADOW_EBUSY when
+ * the slot was given whole with spt_map_host_slot.
  */
 int spt_map_host(struct spt_ctx *ctx, uint64_t va, uint64_t hpa, uint64_t flags);
+
+/*
+ * The same for a whole PML4 slot (512 GiB) the hypervisor already maps with its own tables:
+ * PML4 entry `slot` of every root points at the caller's PDPT at pdpt_hpa, with U=0, so nothing
+ * below it is reachable from ring 3 whatever its entries say. spt never changes or frees that
+ * table. 0, -SHADOW_EINVAL, -SHADOW_ENOMEM or -SHADOW_EBUSY (the slot is already taken).
+ */
+int spt_map_host_slot(struct spt_ctx *ctx, unsigned slot, uint64_t pdpt_hpa);
 
 /* True once (then cleared) when shadow entries were dropped or downgraded since the last call:
  * the real TLB may hold them and must be flushed before the guest runs again. */

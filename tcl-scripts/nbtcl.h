@@ -48,6 +48,7 @@ int nbtcl_machine_run(Tcl_Interp *interp, struct nbtcl_machine *m, int objc, Tcl
 struct nbtcl_machine_view {
 	Tcl_Obj *name;      /* the object command's fully-qualified name */
 	Tcl_Obj *image;
+	Tcl_Obj *memory;    /* as given, e.g. 64M */
 	Tcl_Obj *options;
 	Tcl_Obj *modules;   /* list of {name path ?args?} */
 	Tcl_Obj *kvm;       /* "" for the default */

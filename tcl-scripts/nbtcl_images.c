@@ -9,9 +9,11 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tcl-scripts/nbtcl.h"
+#include "tracer/store.h"
 
 /* Deepest tree L0 can run today: it boots one kernel, and the guest hypervisor cannot yet run
  * guests of its own. Raise it when L0 hands nbvmm its guests. */
@@ -99,7 +101,8 @@ int nbtcl_image_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const 
 /*
  * nestbed::capabilities: what this build and this host can do, as a dict: version, max_depth,
  * depth_limit (why deeper trees cannot run: a sentence for the user), kvm (1 when /dev/kvm
- * can be opened for reading and writing), builddir and imagedir (where images are looked for).
+ * can be opened for reading and writing), builddir and imagedir (where images are looked for),
+ * schema_version (of the trace databases this build writes and reads).
  */
 int nbtcl_capabilities_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
@@ -117,6 +120,7 @@ int nbtcl_capabilities_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj 
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("kvm", -1), Tcl_NewBooleanObj(access("/dev/kvm", R_OK | W_OK) == 0));
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("builddir", -1), Tcl_NewStringObj(NBTCL_BUILDDIR, -1));
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("imagedir", -1), Tcl_NewStringObj(NBTCL_IMAGEDIR, -1));
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("schema_version", -1), Tcl_NewIntObj(NB_STORE_SCHEMA_VERSION));
 	Tcl_SetObjResult(interp, d);
 	return TCL_OK;
 }

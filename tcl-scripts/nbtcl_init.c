@@ -52,17 +52,12 @@ static int create_machine_ensemble(Tcl_Interp *interp)
 /* Tcl's entry point, named after the package (load ... Nestbed). */
 int Nestbed_Init(Tcl_Interp *interp)
 {
-	Tcl_Namespace *ns;
-
 	if (!Tcl_InitStubs(interp, "8.6", 0))
 		return TCL_ERROR;
-	ns = Tcl_CreateNamespace(interp, "::nestbed", NULL, NULL);
-	if (!ns || create_machine_ensemble(interp) != TCL_OK)
+	/* nestbed.tcl says which commands the namespace exports. */
+	if (!Tcl_CreateNamespace(interp, "::nestbed", NULL, NULL) || create_machine_ensemble(interp) != TCL_OK)
 		return TCL_ERROR;
 	Tcl_CreateObjCommand(interp, "::nestbed::capabilities", nbtcl_capabilities_cmd, NULL, NULL);
 	Tcl_CreateObjCommand(interp, "::nestbed::image", nbtcl_image_cmd, NULL, NULL);
-	if (Tcl_Export(interp, ns, "machine", 0) != TCL_OK || Tcl_Export(interp, ns, "capabilities", 0) != TCL_OK ||
-	    Tcl_Export(interp, ns, "image", 0) != TCL_OK)
-		return TCL_ERROR;
 	return Tcl_PkgProvide(interp, "nestbed", NBTCL_VERSION);
 }

@@ -14,7 +14,8 @@
 
 struct nb_event_kind_info {
 	const char *name;        /* "TRAP", "PT_WRITE"... (the enum's name without NB_EV_) */
-	int has_exit_code;       /* 1 when the record's exit_code is an SVM exit code */
+	int has_exit_code;       /* 1 when exit_code is the SVM (or nestbed) exit code of the event;
+				  * at level 0 it always is, whatever the kind */
 	const char *description;
 };
 

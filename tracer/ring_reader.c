@@ -92,6 +92,8 @@ int64_t nb_ring_drain(struct nb_ring_reader *rd, nb_ring_sink_fn sink, void *ctx
 			break;
 		passed++;
 	}
+	/* Every slot is copied out before the producer is told it may reuse it. */
+	nb_compiler_barrier();
 	/* On a sink failure the record it refused stays unconsumed, for the next drain. */
 	rd->tail = i;
 	ring->tail = i;

@@ -31,7 +31,9 @@ typedef int (*nb_ring_sink_fn)(void *ctx, const struct nb_trace_record *rec);
  * Drains every record produced since the last drain. *new_lost receives the number of records
  * lost since the last drain (ring full, as the producer counted, plus torn, invalid and overrun
  * records the reader rejected). Returns the number of records passed to sink, or the sink's
- * negative return.
+ * negative return; the record the sink refused is read again by the next drain. A head more than
+ * one ring ahead of the tail is clamped (the excess counts as overrun); a head behind the tail
+ * is ignored.
  */
 int64_t nb_ring_drain(struct nb_ring_reader *rd, nb_ring_sink_fn sink, void *ctx, uint64_t *new_lost);
 

@@ -22,7 +22,11 @@ struct nb_store_options {
 	int annotate; /* decode instruction bytes with capstone (default 1) */
 };
 
-/* Opens or creates the database at path, creating or checking the schema. */
+/*
+ * Opens or creates the database at path, creating or checking the schema: a file with another
+ * schema version is refused (NB_E_DB), never altered. A handle must not be used by two threads
+ * at once. opt may be NULL (defaults).
+ */
 int nb_store_open(const char *path, const struct nb_store_options *opt, struct nb_store **out,
 		  struct nb_error *err);
 void nb_store_close(struct nb_store *st);
@@ -37,6 +41,7 @@ struct nb_run_info {
 /* Starts a run row (completed = 0 until nb_store_run_end). */
 int nb_store_run_begin(struct nb_store *st, const struct nb_run_info *info, int64_t *run_id,
 		       struct nb_error *err);
+/* VM ids start at 1; parent_vm_id <= 0 means the VM's parent is the host (stored as NULL). */
 int nb_store_vm_add(struct nb_store *st, int vm_id, int level, int parent_vm_id,
 		    const char *image, uint64_t mem_bytes, const char *args, struct nb_error *err);
 /* Buffers one event of the current run; instruction bytes are decoded once per distinct string. */

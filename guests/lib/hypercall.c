@@ -10,16 +10,22 @@ void nb_hc_set_port(uint16_t port)
 	hc_port = port;
 }
 
-int64_t nb_hc(uint32_t nr, uint64_t arg0, uint64_t arg1)
+int64_t nb_hc3(uint32_t nr, uint64_t arg0, uint64_t arg1, uint64_t arg2)
 {
 	uint64_t rax = nr;
 
-	/* The parent reads RDI/RSI at the OUT exit and writes the result into RAX before resuming. */
+	/* The parent reads RDI/RSI/RCX at the OUT exit and writes the result into RAX before
+	 * resuming. */
 	__asm__ volatile("outl %%eax, %%dx"
 			 : "+a"(rax)
-			 : "d"(hc_port), "D"(arg0), "S"(arg1)
+			 : "d"(hc_port), "D"(arg0), "S"(arg1), "c"(arg2)
 			 : "memory");
 	return (int64_t)rax;
+}
+
+int64_t nb_hc(uint32_t nr, uint64_t arg0, uint64_t arg1)
+{
+	return nb_hc3(nr, arg0, arg1, 0);
 }
 
 int64_t nb_hc_trace_flush(void)

@@ -45,6 +45,7 @@ int nb_guest_init(struct nb_boot_info *bi);
  */
 void nb_hc_set_port(uint16_t port);
 int64_t nb_hc(uint32_t nr, uint64_t arg0, uint64_t arg1);
+int64_t nb_hc3(uint32_t nr, uint64_t arg0, uint64_t arg1, uint64_t arg2);
 int64_t nb_hc_trace_flush(void);
 /* status is truncated to 0..255; if the parent ignores the hypercall, debug-exit is tried. */
 __attribute__((noreturn)) void nb_hc_exit(int status);

@@ -9,7 +9,24 @@
 
 #define NB_HC_TRACE_FLUSH 1 /* drain this guest's trace ring now; no arguments */
 #define NB_HC_EXIT 2        /* stop the machine; RDI = exit status (0..255) */
-/* Numbers 3 and up are reserved for later hypercalls (VM registration, console with level...). */
+/*
+ * A hypervisor announces a guest it runs: RDI = vm_id | level << 16 | parent vm_id << 32,
+ * RSI = the guest's memory in bytes, RCX = caller-physical address of its image name
+ * (NUL-terminated, at most NB_HC_NAME_MAX bytes). Recorded in the store's vms table.
+ */
+#define NB_HC_VM_ADD 3
+/*
+ * One line of a deeper guest's console: RDI = caller-physical address of the text (no newline),
+ * RSI = its length (at most NB_HC_CONSOLE_MAX), RCX = level | vm_id << 16. L0 prints it with
+ * that level's prefix. A hypervisor forwarding its guest's line translates the address.
+ */
+#define NB_HC_CONSOLE 4
+/* Records a guest's ring lost (full, torn, invalid) as its hypervisor counted them:
+ * RDI = level | vm_id << 16, RSI = count. */
+#define NB_HC_RECORDS_LOST 5
+
+#define NB_HC_NAME_MAX 64
+#define NB_HC_CONSOLE_MAX 1024
 
 #define NB_HC_OK 0
 #define NB_HC_ENOSYS (-38) /* unknown hypercall number */

@@ -16,4 +16,6 @@ check_eq "the run is stored as a guest exit" "1|1|guest-exit" \
 	"$(sql "$TMP/mb.db" 'select completed, exit_status, stop_reason from runs')"
 check_ge "its port I/O is recorded at level 0 with decoded 32-bit instructions" 10 \
 	"$(sql "$TMP/mb.db" "select count(*) from events e join insns i using (insn_id) where e.rec_level = 0 and i.mnemonic = 'out'")"
+run_nestbed kludge run "$GUESTS/mbhello/mbkludge.bin" --timeout 60 --memory 32M
+check_eq "a Multiboot kernel with the a.out address kludge (flat binary) boots and passes" 1 "$status"
 done_testing

@@ -149,7 +149,7 @@ uint32_t test_mem_read32(const struct test_boot *t, uint64_t addr)
 void expect_ok(int rc, const struct nb_error *err)
 {
 	if (rc)
-		fail_msg("expected success, got %d (%s): \"%s\"", rc, nb_error_name(rc), err->msg);
+		fail_msg("expected success, got %d (%s): \"%s\"\n", rc, nb_error_name(rc), err->msg);
 }
 
 void expect_error(int rc, const struct nb_error *err, int code, ...)
@@ -158,17 +158,17 @@ void expect_error(int rc, const struct nb_error *err, int code, ...)
 	va_list ap;
 
 	if (rc == 0)
-		fail_msg("expected error %s, got success", nb_error_name(code));
+		fail_msg("expected error %s, got success\n", nb_error_name(code));
 	if (rc != -code)
-		fail_msg("expected error %s, got %d (%s): \"%s\"", nb_error_name(code), rc, nb_error_name(rc),
+		fail_msg("expected error %s, got %d (%s): \"%s\"\n", nb_error_name(code), rc, nb_error_name(rc),
 			 err->msg);
 	if (err->code != code)
-		fail_msg("expected err->code %d (%s), got %d", code, nb_error_name(code), err->code);
+		fail_msg("expected err->code %d (%s), got %d\n", code, nb_error_name(code), err->code);
 	va_start(ap, code);
 	while ((frag = va_arg(ap, const char *)) != NULL) {
 		if (!strstr(err->msg, frag)) {
 			va_end(ap);
-			fail_msg("expected the message to contain \"%s\", got \"%s\"", frag, err->msg);
+			fail_msg("expected the message to contain \"%s\", got \"%s\"\n", frag, err->msg);
 		}
 	}
 	va_end(ap);
@@ -180,7 +180,7 @@ void expect_mem(const struct test_boot *t, const char *what, uint64_t addr, cons
 
 	for (i = 0; i < len; i++)
 		if (t->mem.host[addr + i] != bytes[i])
-			fail_msg("%s: expected byte 0x%02x at 0x%llx, got 0x%02x", what, bytes[i],
+			fail_msg("%s: expected byte 0x%02x at 0x%llx, got 0x%02x\n", what, bytes[i],
 				 (unsigned long long)(addr + i), t->mem.host[addr + i]);
 }
 
@@ -190,6 +190,6 @@ void expect_mem_zero(const struct test_boot *t, const char *what, uint64_t addr,
 
 	for (i = 0; i < len; i++)
 		if (t->mem.host[addr + i] != 0)
-			fail_msg("%s: expected zero at 0x%llx, got 0x%02x", what, (unsigned long long)(addr + i),
+			fail_msg("%s: expected zero at 0x%llx, got 0x%02x\n", what, (unsigned long long)(addr + i),
 				 t->mem.host[addr + i]);
 }

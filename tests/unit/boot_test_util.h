@@ -72,14 +72,14 @@ uint32_t test_mem_read32(const struct test_boot *t, uint64_t addr);
 	do {                                                                                      \
 		unsigned long long e_ = (unsigned long long)(expected), g_ = (unsigned long long)(got); \
 		if (e_ != g_)                                                                     \
-			fail_msg("%s: expected 0x%llx (%llu), got 0x%llx (%llu)", what, e_, e_, g_, g_); \
+			fail_msg("%s: expected 0x%llx (%llu), got 0x%llx (%llu)\n", what, e_, e_, g_, g_); \
 	} while (0)
 
 #define EXPECT_STR(what, expected, got)                                                           \
 	do {                                                                                      \
 		const char *e_ = (expected), *g_ = (got);                                         \
 		if (strcmp(e_, g_) != 0)                                                          \
-			fail_msg("%s: expected \"%s\", got \"%s\"", what, e_, g_);                \
+			fail_msg("%s: expected \"%s\", got \"%s\"\n", what, e_, g_);                \
 	} while (0)
 
 void expect_ok(int rc, const struct nb_error *err);

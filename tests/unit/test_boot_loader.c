@@ -100,15 +100,15 @@ static uint64_t walk_identity_map(const struct test_boot *t, uint64_t va)
 	uint64_t pdpte, pde;
 
 	if (!(pml4e & 1))
-		fail_msg("walk 0x%llx: expected a present PML4 entry, got 0x%llx", (unsigned long long)va,
+		fail_msg("walk 0x%llx: expected a present PML4 entry, got 0x%llx\n", (unsigned long long)va,
 			 (unsigned long long)pml4e);
 	pdpte = test_mem_read64(t, (pml4e & ~0xfffull) + ((va >> 30) & 511) * 8);
 	if (!(pdpte & 1))
-		fail_msg("walk 0x%llx: expected a present PDPT entry, got 0x%llx", (unsigned long long)va,
+		fail_msg("walk 0x%llx: expected a present PDPT entry, got 0x%llx\n", (unsigned long long)va,
 			 (unsigned long long)pdpte);
 	pde = test_mem_read64(t, (pdpte & ~0xfffull) + ((va >> 21) & 511) * 8);
 	if ((pde & 0x83) != 0x83)
-		fail_msg("walk 0x%llx: expected a present writable 2 MiB PDE, got 0x%llx", (unsigned long long)va,
+		fail_msg("walk 0x%llx: expected a present writable 2 MiB PDE, got 0x%llx\n", (unsigned long long)va,
 			 (unsigned long long)pde);
 	return (pde & ~0x1fffffull) | (va & 0x1fffff);
 }
@@ -597,12 +597,16 @@ static void test_ring_larger_than_memory_fails_with_nomem(void **state)
 	expect_error(test_boot_prepare(t), &t->err, NB_E_NOMEM, "does not fit in guest memory of 64 MiB", NULL);
 }
 
-static void test_memory_above_4gib_is_rejected(void **state)
+static void test_memory_of_4gib_or_more_is_rejected(void **state)
 {
 	struct test_boot *t = std_kernel(state);
 
-	t->mem.size = 8ull << 30; /* checked before any access: the 64 MiB buffer is enough */
-	expect_error(test_boot_prepare(t), &t->err, NB_E_USAGE, "guest memory of 8192 MiB is more than the 4 GiB", NULL);
+	t->mem.size = 4ull << 30; /* checked before any access: the 64 MiB buffer is enough */
+	expect_error(test_boot_prepare(t), &t->err, NB_E_USAGE, "guest memory of 4096 MiB: must end below 4 GiB",
+		     NULL);
+	t->mem.size = 8ull << 30;
+	expect_error(test_boot_prepare(t), &t->err, NB_E_USAGE, "guest memory of 8192 MiB: must end below 4 GiB",
+		     NULL);
 }
 
 static void test_memory_size_not_page_multiple_is_rejected(void **state)
@@ -662,7 +666,7 @@ int main(void)
 		T(test_memory_smaller_than_low_area_fails_with_nomem),
 		T(test_memory_too_small_for_kernel_fails_with_nomem),
 		T(test_ring_larger_than_memory_fails_with_nomem),
-		T(test_memory_above_4gib_is_rejected),
+		T(test_memory_of_4gib_or_more_is_rejected),
 		T(test_memory_size_not_page_multiple_is_rejected),
 	};
 

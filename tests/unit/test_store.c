@@ -3,7 +3,6 @@
  * capstone annotation, the views, batching and what a killed writer leaves behind. Every check
  * reads the file back through a separate SQLite connection, as a researcher's script would.
  */
-#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -149,7 +148,6 @@ static void new_database_gets_schema_version_tables_views_and_names(void **state
 {
 	const char *path = db_path("new");
 	struct nb_store *st;
-	char sql[128];
 
 	(void)state;
 	st = store_open(path, 1);
@@ -162,8 +160,7 @@ static void new_database_gets_schema_version_tables_views_and_names(void **state
 	assert_int_equal(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name IN"
 				     " ('v_events', 'v_traps_by_level_reason', 'v_pt_writes',"
 				     " 'v_shadow_fills_per_page', 'v_vm_events', 'v_run_summary')"), 6);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM exit_codes");
-	assert_int_equal(q_int(path, sql), (int64_t)nb_svm_exit_count);
+	assert_int_equal(q_int(path, "SELECT count(*) FROM exit_codes"), (int64_t)nb_svm_exit_count);
 	assert_string_equal(q_text(path, "SELECT name FROM exit_codes WHERE code = 114"), "CPUID");
 	assert_string_equal(q_text(path, "SELECT name FROM exit_codes WHERE code = -1"), "INVALID");
 	assert_string_equal(q_text(path, "SELECT name FROM exit_codes WHERE code = -2"), "BUSY");
@@ -394,7 +391,7 @@ static void views_answer_traps_by_level_and_reason_pt_writes_shadow_fills_and_vm
 	(void)state;
 	st = store_open(path, 1);
 	run_begin(st);
-	assert_int_equal(nb_store_vm_add(st, 2, 1, -1, "nbvmm.elf", 64 << 20, NULL, &err), 0);
+	assert_int_equal(nb_store_vm_add(st, 2, 1, 0, "nbvmm.elf", 64 << 20, NULL, &err), 0);
 	assert_int_equal(nb_store_vm_add(st, 3, 2, 2, "probe.elf", 16 << 20, "umip=1", &err), 0);
 	for (i = 0; i < 3; i++) {
 		r = record(NB_EV_TRAP, 1, 0x72, 0);
@@ -408,6 +405,13 @@ static void views_answer_traps_by_level_and_reason_pt_writes_shadow_fills_and_vm
 	store_event(st, &r);
 	/* A hypercall's exit_code is the hypercall number, not an SVM exit code: no exit name. */
 	r = record(NB_EV_HYPERCALL, 1, 2, 0);
+	store_event(st, &r);
+	/* The host records its exits under the device that served them, and a timeout as no kind. */
+	r = record(NB_EV_IO, 0, 0x7b, 0x3f8);
+	store_event(st, &r);
+	r = record(NB_EV_HYPERCALL, 0, 0x7b, 0x500);
+	store_event(st, &r);
+	r = record(NB_EV_NONE, 0, 0, 0);
 	store_event(st, &r);
 	r = record(NB_EV_PT_WRITE, 1, 0, 0x1008);
 	r.old_val = 0;
@@ -429,9 +433,16 @@ static void views_answer_traps_by_level_and_reason_pt_writes_shadow_fills_and_vm
 	assert_int_equal(q_int(path, "SELECT handled FROM v_traps_by_level_reason WHERE level = 1 AND exit_name = 'CPUID'"), 3);
 	assert_int_equal(q_int(path, "SELECT reflected FROM v_traps_by_level_reason WHERE level = 1 AND exit_name = 'CPUID'"), 2);
 	assert_string_equal(q_text(path, "SELECT exit_name FROM v_traps_by_level_reason WHERE level = 2"), "IOIO");
-	assert_int_equal(q_int(path, "SELECT count(*) FROM v_traps_by_level_reason"), 2);
-	assert_string_equal(q_text(path, "SELECT exit_name FROM v_events WHERE kind = 'HYPERCALL'"), "NULL");
-	assert_string_equal(q_text(path, "SELECT exit_code FROM v_events WHERE kind = 'HYPERCALL'"), "0x2");
+	assert_string_equal(q_text(path, "SELECT exit_name || ' ' || count || ' ' || handled || ' ' || reflected"
+					 " FROM v_traps_by_level_reason WHERE level = 0"), "IOIO 2 2 0");
+	assert_int_equal(q_int(path, "SELECT count(*) FROM v_traps_by_level_reason"), 3);
+	assert_string_equal(q_text(path, "SELECT exit_name FROM v_events WHERE kind = 'HYPERCALL' AND rec_level = 1"),
+			    "NULL");
+	assert_string_equal(q_text(path, "SELECT exit_code FROM v_events WHERE kind = 'HYPERCALL' AND rec_level = 1"),
+			    "0x2");
+	assert_string_equal(q_text(path, "SELECT exit_name FROM v_events WHERE kind = 'HYPERCALL' AND rec_level = 0"),
+			    "IOIO");
+	assert_string_equal(q_text(path, "SELECT exit_name FROM v_events WHERE kind = 'PT_WRITE'"), "NULL");
 
 	assert_string_equal(q_text(path, "SELECT entry_gpa || ' ' || old_val || ' -> ' || new_val || ' L' || table_level"
 					 " || ' ' || insn FROM v_pt_writes"),
@@ -444,6 +455,26 @@ static void views_answer_traps_by_level_and_reason_pt_writes_shadow_fills_and_vm
 	assert_string_equal(q_text(path, "SELECT level || ' ' || parent_vm_id || ' ' || image FROM v_vm_events"
 					 " WHERE vm_id = 3 AND kind = 'TRAP'"), "2 2 probe.elf");
 	assert_string_equal(q_text(path, "SELECT parent_vm_id FROM vms WHERE vm_id = 2"), "NULL");
+}
+
+static void traps_view_is_served_by_the_partial_trap_index(void **state)
+{
+	const char *path = db_path("plan");
+	sqlite3_stmt *s = NULL;
+	sqlite3 *db;
+	int used = 0;
+
+	(void)state;
+	nb_store_close(store_open(path, 0));
+	db = db_open_raw(path);
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT * FROM v_traps_by_level_reason WHERE run_id = 1",
+					    -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		if (strstr((const char *)sqlite3_column_text(s, 3), "COVERING INDEX events_traps"))
+			used = 1;
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	assert_true(used);
 }
 
 static void run_summary_shows_events_by_level_lost_records_console_and_completion(void **state)
@@ -463,9 +494,9 @@ static void run_summary_shows_events_by_level_lost_records_console_and_completio
 	}
 	r = record(NB_EV_TRAP, 2, 0x72, 0);
 	store_event(st, &r);
-	assert_int_equal(nb_store_lost(st, 1, 1, "ring full", 5, &err), 0);
+	assert_int_equal(nb_store_lost(st, 1, 1, "ring-full", 5, &err), 0);
 	assert_int_equal(nb_store_lost(st, 1, 1, "torn", 2, &err), 0);
-	assert_int_equal(nb_store_lost(st, 1, 1, "ring full", 1, &err), 0);
+	assert_int_equal(nb_store_lost(st, 1, 1, "ring-full", 1, &err), 0);
 	assert_int_equal(nb_store_console(st, 1, 1, 1, "booting\nignored", 7, &err), 0);
 	assert_int_equal(nb_store_console(st, 2, 2, 2, "probe ok", 8, &err), 0);
 	assert_int_equal(nb_store_event_count(st), 5);
@@ -478,7 +509,7 @@ static void run_summary_shows_events_by_level_lost_records_console_and_completio
 					 " || completed FROM v_run_summary WHERE run_id = 1"),
 			    "5 [L1=4 L2=1] deepest 3 lost 8 console 2 completed 1");
 	assert_string_equal(q_text(path, "SELECT lost_by_reason FROM v_run_summary WHERE run_id = 1"),
-			    "L1 vm1 ring full=6, L1 vm1 torn=2");
+			    "L1 vm1 ring-full=6, L1 vm1 torn=2");
 	assert_string_equal(q_text(path, "SELECT line FROM console WHERE level = 1"), "booting");
 	assert_true(q_int(path, "SELECT ended_at LIKE '____-__-__T__:__:__.___Z' FROM runs WHERE run_id = 1"));
 	assert_string_equal(q_text(path, "SELECT events || ' ' || completed || ' ' || coalesce(ended_at, '-')"
@@ -621,6 +652,7 @@ int main(void)
 		cmocka_unit_test(capstone_text_is_stored_once_per_distinct_byte_string),
 		cmocka_unit_test(unannotated_bytes_get_their_text_when_an_annotating_store_meets_them),
 		cmocka_unit_test(views_answer_traps_by_level_and_reason_pt_writes_shadow_fills_and_vm_events),
+		cmocka_unit_test(traps_view_is_served_by_the_partial_trap_index),
 		cmocka_unit_test(run_summary_shows_events_by_level_lost_records_console_and_completion),
 		cmocka_unit_test(events_are_committed_in_batches_of_NB_STORE_BATCH),
 		cmocka_unit_test(events_without_a_run_are_refused),

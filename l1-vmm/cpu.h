@@ -1,0 +1,50 @@
+/* nbvmm's own CPU set-up: descriptor tables, the TSS that routes guest traps into the frame. */
+#ifndef NBVMM_CPU_H
+#define NBVMM_CPU_H
+
+#include <stdint.h>
+
+#include "l1-vmm/frame.h"
+
+/* Loads nbvmm's GDT, TSS and IDT; traps from ring 3 will land in *guest_frame. */
+void cpu_init(struct nbvmm_frame *guest_frame);
+
+static inline void cpu_wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static inline uint64_t cpu_rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void cpu_write_cr3(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory");
+}
+
+static inline uint64_t cpu_read_cr2(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+
+static inline void cpu_invlpg(uint64_t va)
+{
+	__asm__ volatile("invlpg (%0)" ::"r"(va) : "memory");
+}
+
+/* Physical-address width of this CPU (CPUID 8000_0008h EAX[7:0]): the guest sees the same. */
+static inline uint8_t cpu_maxphyaddr(void)
+{
+	uint32_t a = 0x80000008, b, c = 0, d;
+
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	return (uint8_t)a;
+}
+
+#endif

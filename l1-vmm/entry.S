@@ -1,0 +1,132 @@
+/*
+ * The world switch between nbvmm (ring 0) and its guest (ring 3): the software half of VMRUN
+ * and #VMEXIT. nbvmm_world_switch loads the guest's registers from its frame and IRETQs to
+ * ring 3; any trap or interrupt from ring 3 lands in the frame (TSS.RSP0 points at its end),
+ * the entry stub saves the general registers into it and returns from nbvmm_world_switch.
+ * Every instruction here runs emulated on these machines (PLATFORM.md): keep it short.
+ */
+#include "l1-vmm/layout.h"
+
+	.text
+	.globl	nbvmm_world_switch
+nbvmm_world_switch:
+	push	%rbx
+	push	%rbp
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	mov	%rsp, nbvmm_host_rsp(%rip)
+	mov	%rdi, %rsp
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%r11
+	pop	%r10
+	pop	%r9
+	pop	%r8
+	pop	%rbp
+	pop	%rdi
+	pop	%rsi
+	pop	%rdx
+	pop	%rcx
+	pop	%rbx
+	pop	%rax
+	add	$16, %rsp		/* vector, error code */
+	iretq
+
+/* One 16-byte stub per vector; vectors with an architectural error code skip the dummy push. */
+	.balign	16
+	.globl	nbvmm_trap_stubs
+nbvmm_trap_stubs:
+	vec = 0
+	.rept	256
+	.balign	16
+	.if !((vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30))
+	push	$0
+	.endif
+	.if vec < 128
+	.byte	0x6a, vec		/* push imm8 */
+	.else
+	.byte	0x68			/* push imm32, zero-extended by the and below */
+	.long	vec
+	.endif
+	jmp	trap_common
+	vec = vec + 1
+	.endr
+
+trap_common:
+	/* A guest may trap with RFLAGS.DF set (interrupt gates do not clear it); nbvmm's C code,
+	 * and its REP MOVS/STOS, need the ABI's DF = 0. The guest's DF is in the frame. */
+	cld
+	testb	$3, 24(%rsp)		/* CS of the interrupted code: vector, error, RIP, CS */
+	jz	trap_from_nbvmm
+	push	%rax
+	push	%rbx
+	push	%rcx
+	push	%rdx
+	push	%rsi
+	push	%rdi
+	push	%rbp
+	push	%r8
+	push	%r9
+	push	%r10
+	push	%r11
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	mov	nbvmm_host_rsp(%rip), %rsp
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%rbp
+	pop	%rbx
+	ret
+
+/* nbvmm itself trapped (a bug, or an interrupt while in ring 0): the same frame shape on the
+ * current stack, handed to C. */
+trap_from_nbvmm:
+	push	%rax
+	push	%rbx
+	push	%rcx
+	push	%rdx
+	push	%rsi
+	push	%rdi
+	push	%rbp
+	push	%r8
+	push	%r9
+	push	%r10
+	push	%r11
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	mov	%rsp, %rdi
+	call	nbvmm_host_trap
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%r11
+	pop	%r10
+	pop	%r9
+	pop	%r8
+	pop	%rbp
+	pop	%rdi
+	pop	%rsi
+	pop	%rdx
+	pop	%rcx
+	pop	%rbx
+	pop	%rax
+	add	$16, %rsp
+	iretq
+
+	.bss
+	.balign	8
+nbvmm_host_rsp:
+	.quad	0
+
+	.section .note.GNU-stack, "", @progbits

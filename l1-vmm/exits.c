@@ -1,0 +1,92 @@
+/*
+ * Exit routing. Every exit of the guest arrives here with the VMCB's exit code set as SVM would
+ * set it. Shadow page faults are nbvmm's own business; privileged instructions are emulated;
+ * everything else is the guest's, delivered through its own IDT.
+ */
+#include "l1-vmm/deliver.h"
+#include "l1-vmm/exits.h"
+#include "l1-vmm/trace.h"
+#include "shadow/spt.h"
+
+static void exit_pf(struct vcpu *v)
+{
+	struct vmcb_control *c = &v->vmcb.control;
+	uint64_t cr2 = c->exit_info_2;
+	/* The real error code always says "user" (the guest runs in ring 3): ask as the guest's
+	 * own CPL would. Keep write and instruction-fetch. */
+	unsigned access = (c->exit_info_1 & 0x12) | (vcpu_cpl(v) == 3 ? 0x4 : 0);
+	struct spt_fault fault;
+	int rc;
+
+	if (cr2 == NBVMM_SYSCALL_TRAP && v->vmcb.save.rip == NBVMM_SYSCALL_TRAP) {
+		emulate_syscall(v);
+		return;
+	}
+	rc = spt_fill(&v->spt, cr2, access, &fault);
+	switch (rc) {
+	case SPT_FILLED:
+		trace_exit(v, NB_ACT_SHADOW_FILL, 0, 0);
+		break;
+	case SPT_GUEST_PF:
+		v->vmcb.save.cr2 = cr2;
+		trace_exit(v, NB_ACT_DELIVERED, 0, 0);
+		deliver_event(v, 14, true, fault.error_code, 0);
+		break;
+	case SPT_PT_WRITE:
+		emulate_pt_write(v);
+		break;
+	case SPT_MMIO:
+		emulate_unassigned_mmio(v, fault.gpa);
+		break;
+	case -SHADOW_EFAULT:
+		/* The guest's own tables lead outside its RAM: nothing answers there, so the walk
+		 * finds no present entry, as KVM reports it at depth 1. */
+		v->vmcb.save.cr2 = cr2;
+		trace_exit(v, NB_ACT_DELIVERED, 0, 0);
+		deliver_event(v, 14, true, access, 0);
+		break;
+	default:
+		trace_exit(v, NB_ACT_STOPPED, 0, 0);
+		vcpu_shutdown(v, rc == -SHADOW_ENOMEM ? "nbvmm ran out of memory for shadow page tables"
+						      : "shadow page-table fill failed");
+		break;
+	}
+}
+
+void handle_exit(struct vcpu *v)
+{
+	uint64_t code = v->vmcb.control.exit_code;
+
+	switch (code) {
+	case SVM_EXIT_EXCP_PF:
+		exit_pf(v);
+		break;
+	case SVM_EXIT_EXCP_GP:
+	case SVM_EXIT_EXCP_UD:
+	/* A guest selector names an empty slot of nbvmm's GDT: segment loads fault with #NP or
+	 * #SS before any privilege check (see layout.h). */
+	case SVM_EXIT_EXCP_NP:
+	case SVM_EXIT_EXCP_SS:
+		emulate_trapped_insn(v);
+		break;
+	case SVM_EXIT_EXCP_BP:
+		/* INT3 reached nbvmm through its DPL-0 gate (these hosts deliver #BP anyway): it is a
+		 * software interrupt, so the guest's gate DPL decides between #BP and #GP. */
+		v->vmcb.save.rip -= 1;
+		trace_exit(v, NB_ACT_DELIVERED, (const uint8_t *)"\xcc", 1);
+		deliver_event(v, X86_VEC_BP, false, 0, 1);
+		break;
+	case SVM_EXIT_INTR:
+		/* nbvmm's own interrupt (its timer): taking the CPU back was the point. */
+		trace_exit(v, NB_ACT_NONE, 0, 0);
+		break;
+	default: {
+		unsigned vector = (unsigned)(code - SVM_EXIT_EXCP_DE);
+
+		trace_exit(v, NB_ACT_DELIVERED, 0, 0);
+		deliver_event(v, vector, x86_vector_has_error_code(vector), (uint32_t)v->vmcb.control.exit_info_1,
+			      false);
+		break;
+	}
+	}
+}

@@ -1,0 +1,28 @@
+/* What nbvmm does with each exit of its guest (the #VMEXIT handlers of its software VMRUN). */
+#ifndef NBVMM_EXITS_H
+#define NBVMM_EXITS_H
+
+#include <stdint.h>
+
+#include "l1-vmm/vcpu.h"
+
+/* The address the real LSTAR points at: mapped in no shadow, so a guest SYSCALL (which on these
+ * machines stays in ring 3, and elsewhere enters ring 0) faults there with RCX and R11 set. */
+#define NBVMM_SYSCALL_TRAP 0xffffff8000000000ull
+
+void handle_exit(struct vcpu *v);
+
+/* emulate.c: the instruction at the guest's RIP trapped (#GP, #UD): emulate or deliver it. */
+void emulate_trapped_insn(struct vcpu *v);
+/* emulate.c: a write to a guest page table (a read-only shadow leaf): emulate the store. */
+void emulate_pt_write(struct vcpu *v);
+/* emulate.c: a MOV to or from guest-physical memory where nothing is (no RAM, no device). */
+void emulate_unassigned_mmio(struct vcpu *v, uint64_t gpa);
+/* emulate.c: the guest executed SYSCALL (the fault at NBVMM_SYSCALL_TRAP). */
+void emulate_syscall(struct vcpu *v);
+
+/* io.c: port I/O by the guest, served as its parent serves nbvmm's. */
+uint32_t io_in(struct vcpu *v, uint16_t port, unsigned size);
+void io_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value);
+
+#endif

@@ -1,0 +1,130 @@
+/* Guest memory as nbvmm sees it, and the shadow/ operations table over it. */
+#include <string.h>
+
+#include "l1-vmm/guest_mem.h"
+#include "l1-vmm/page_alloc.h"
+#include "l1-vmm/trace.h"
+#include "shadow/gpt_walk.h"
+
+void *guest_phys_ptr(struct vcpu *v, uint64_t gpa, uint64_t len)
+{
+	if (gpa >= v->mem_size || len > v->mem_size - gpa)
+		return NULL;
+	return phys_to_virt(v->mem_hpa + gpa);
+}
+
+static int ops_read_gpa(void *opaque, uint64_t gpa, void *buf, unsigned len)
+{
+	void *p = guest_phys_ptr(opaque, gpa, len);
+
+	if (!p)
+		return -SHADOW_EFAULT;
+	memcpy(buf, p, len);
+	return 0;
+}
+
+static int ops_write_gpa(void *opaque, uint64_t gpa, const void *buf, unsigned len)
+{
+	void *p = guest_phys_ptr(opaque, gpa, len);
+
+	if (!p)
+		return -SHADOW_EFAULT;
+	memcpy(p, buf, len);
+	return 0;
+}
+
+static int ops_gpa_to_hpa(void *opaque, uint64_t gpa, uint64_t *hpa)
+{
+	struct vcpu *v = opaque;
+
+	if (gpa >= v->mem_size)
+		return -SHADOW_EFAULT;
+	*hpa = v->mem_hpa + (gpa & ~0xfffull);
+	return 0;
+}
+
+static void *ops_alloc_page(void *opaque, uint64_t *hpa)
+{
+	(void)opaque;
+	*hpa = page_alloc();
+	return *hpa ? phys_to_virt(*hpa) : NULL;
+}
+
+static void ops_free_page(void *opaque, void *page, uint64_t hpa)
+{
+	(void)opaque;
+	(void)page;
+	page_free(hpa);
+}
+
+static void ops_trace(void *opaque, const struct nb_trace_record *rec)
+{
+	struct nb_trace_record r = *rec;
+
+	trace_guest_event(opaque, &r);
+}
+
+const struct shadow_ops nbvmm_shadow_ops = {
+	.read_gpa = ops_read_gpa,
+	.write_gpa = ops_write_gpa,
+	.gpa_to_hpa = ops_gpa_to_hpa,
+	.alloc_page = ops_alloc_page,
+	.free_page = ops_free_page,
+	.trace = ops_trace,
+};
+
+int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsigned acc,
+		      uint32_t *pf_error, uint64_t *pf_addr)
+{
+	uint8_t *b = buf;
+
+	if (vcpu_cpl(v) == 3)
+		acc |= GUEST_ACC_USER;
+	while (len) {
+		size_t chunk = 4096 - (gva & 4095);
+		struct gpt_walk w;
+		uint8_t *p;
+		int rc;
+
+		if (chunk > len)
+			chunk = len;
+		rc = gpt_walk(&nbvmm_shadow_ops, v, &v->spt.mode, gva, acc, GPT_SET_AD, &w);
+		if (rc == GPT_PAGE_FAULT || rc == -SHADOW_EFAULT) {
+			/* A table outside the guest's RAM reads as nothing there: not present, as
+			 * KVM reports it one level up. */
+			*pf_error = rc == GPT_PAGE_FAULT ? w.error_code : acc & (GUEST_ACC_WRITE | GUEST_ACC_USER | GUEST_ACC_FETCH);
+			*pf_addr = gva;
+			return 1;
+		}
+		if (rc < 0)
+			return rc;
+		p = guest_phys_ptr(v, w.gpa, chunk);
+		if (!p)
+			return -SHADOW_EFAULT;
+		if ((acc & GUEST_ACC_WRITE) && !spt_gpa_is_table(&v->spt, w.gpa)) {
+			memcpy(p, b, chunk);
+		} else if (acc & GUEST_ACC_WRITE) {
+			uint64_t base = w.gpa & ~7ull, end = (w.gpa + chunk + 7) & ~7ull, q;
+			uint64_t old[2];
+
+			/* A guest page table: report each naturally aligned quadword the copy changes,
+			 * before and after, so the shadows derived from it stay true. */
+			for (q = base; q < end; q += 8) {
+				uint64_t lo = q < w.gpa ? w.gpa : q, hi = q + 8 > w.gpa + chunk ? w.gpa + chunk : q + 8;
+				uint64_t *word = guest_phys_ptr(v, q, 8);
+
+				old[0] = *word;
+				memcpy((uint8_t *)word + (lo - q), b + (lo - w.gpa), hi - lo);
+				old[1] = *word;
+				if (old[0] != old[1])
+					spt_pt_write(&v->spt, q, old[0], old[1]);
+			}
+		} else {
+			memcpy(b, p, chunk);
+		}
+		b += chunk;
+		gva += chunk;
+		len -= chunk;
+	}
+	return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * One virtual CPU of a guest nbvmm runs by trap-and-emulate. Its architectural state is a VMCB
+ * (shadow/vmcb.h): the save area holds what the guest believes (its CPL, CR0/3/4, EFER, RIP,
+ * RFLAGS with the virtual IF and IOPL, descriptor-table registers, MSRs) and the control area
+ * says why the last "#VMEXIT" happened. The real CPU state the guest runs on in ring 3 is the
+ * frame; the general registers other than RAX and RSP live only there.
+ */
+#ifndef NBVMM_VCPU_H
+#define NBVMM_VCPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "l1-vmm/frame.h"
+#include "nestbed/boot.h"
+#include "shadow/spt.h"
+#include "shadow/vmcb.h"
+
+#define X86_RFLAGS_CF 0x1ull
+#define X86_RFLAGS_FIXED 0x2ull
+#define X86_RFLAGS_TF 0x100ull
+#define X86_RFLAGS_IF 0x200ull
+#define X86_RFLAGS_DF 0x400ull
+#define X86_RFLAGS_IOPL 0x3000ull
+#define X86_RFLAGS_NT 0x4000ull
+#define X86_RFLAGS_RF 0x10000ull
+#define X86_RFLAGS_VM 0x20000ull
+#define X86_RFLAGS_AC 0x40000ull
+/* The flags a deprivileged guest may really own; IF, IOPL, NT, RF, VM stay virtual. */
+#define X86_RFLAGS_GUEST_REAL (0xcd5ull | X86_RFLAGS_TF | X86_RFLAGS_DF | X86_RFLAGS_AC | (1ull << 21))
+
+struct vcpu {
+	struct vmcb vmcb;          /* page-aligned: the first member of a page-aligned vcpu */
+	struct nbvmm_frame *frame; /* where the guest's real registers are while it runs */
+	struct spt_ctx spt;
+	uint64_t mem_hpa;          /* the guest's RAM: guest-physical [0, mem_size) is here */
+	uint64_t mem_size;
+	uint64_t loaded_cr3;       /* the shadow root in the real CR3 */
+	uint32_t level;            /* the guest's level (nbvmm's own + 1) */
+	uint32_t vm_id;
+	uint64_t dr[8];            /* debug registers (recorded, not acted on) */
+	uint32_t tsc_aux;
+	uint8_t maxphyaddr;        /* physical-address width the guest sees (CPUID 8000_0008h) */
+	bool stopped;
+	int exit_status;
+	uint64_t exits;
+};
+
+/* The software VMRUN: enters the guest and returns at its next exit, with vmcb.control's
+ * exit_code, exit_info_1 and exit_info_2 set as SVM would set them. */
+void vcpu_run(struct vcpu *v);
+
+/* General register n (0 = RAX ... 15 = R15, in the instruction encoding's order). */
+uint64_t *vcpu_gpr(struct vcpu *v, unsigned n);
+
+static inline unsigned vcpu_cpl(const struct vcpu *v)
+{
+	return v->vmcb.save.cpl;
+}
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * The software VMRUN (AMD APM vol. 2, 15.5): load the guest's state from its VMCB into the real
+ * CPU (its registers into the frame, its shadow root into CR3), run it in ring 3 until something
+ * traps, and write the state back with the exit code SVM would have produced. Every line here
+ * runs on every exit, emulated by KVM on these machines: it stays short.
+ */
+#include "l1-vmm/cpu.h"
+#include "l1-vmm/layout.h"
+#include "l1-vmm/vcpu.h"
+
+uint64_t *vcpu_gpr(struct vcpu *v, unsigned n)
+{
+	struct nbvmm_frame *f = v->frame;
+
+	switch (n & 15) {
+	case 0: return &v->vmcb.save.rax;
+	case 1: return &f->rcx;
+	case 2: return &f->rdx;
+	case 3: return &f->rbx;
+	case 4: return &v->vmcb.save.rsp;
+	case 5: return &f->rbp;
+	case 6: return &f->rsi;
+	case 7: return &f->rdi;
+	case 8: return &f->r8;
+	case 9: return &f->r9;
+	case 10: return &f->r10;
+	case 11: return &f->r11;
+	case 12: return &f->r12;
+	case 13: return &f->r13;
+	case 14: return &f->r14;
+	default: return &f->r15;
+	}
+}
+
+void vcpu_run(struct vcpu *v)
+{
+	struct vmcb_save_area *s = &v->vmcb.save;
+	struct vmcb_control *c = &v->vmcb.control;
+	struct nbvmm_frame *f = v->frame;
+	uint64_t root = spt_root_hpa(&v->spt, s->cpl == 3 ? SPT_ROOT_USER : SPT_ROOT_KERNEL);
+
+	f->rip = s->rip;
+	f->rsp = s->rsp;
+	f->rax = s->rax;
+	/* The real IF is always set so nbvmm's own timer can take the CPU back; IOPL stays 0 so
+	 * every CLI, STI, IN and OUT traps. */
+	f->rflags = (s->rflags & X86_RFLAGS_GUEST_REAL) | X86_RFLAGS_IF | X86_RFLAGS_FIXED;
+	f->cs = NBVMM_USER_CS;
+	f->ss = NBVMM_USER_DS;
+	if (root != v->loaded_cr3 || spt_take_tlb_flush(&v->spt)) {
+		cpu_write_cr3(root);
+		v->loaded_cr3 = root;
+	}
+
+	nbvmm_world_switch(f);
+
+	s->rip = f->rip;
+	s->rsp = f->rsp;
+	s->rax = f->rax;
+	s->rflags = (s->rflags & ~X86_RFLAGS_GUEST_REAL) | (f->rflags & X86_RFLAGS_GUEST_REAL);
+	if (f->vector < 32) {
+		c->exit_code = SVM_EXIT_EXCP_DE + f->vector;
+		c->exit_info_1 = f->error_code;
+		c->exit_info_2 = f->vector == 14 ? cpu_read_cr2() : 0;
+	} else {
+		c->exit_code = SVM_EXIT_INTR;
+		c->exit_info_1 = f->vector;
+		c->exit_info_2 = 0;
+	}
+	v->exits++;
+}

@@ -1,0 +1,295 @@
+# nestbed::machine: describing machines (create, configure, cget, destroy) and every error a
+# description can have. Nothing here boots a guest, so nothing needs /dev/kvm.
+source [file join [file dirname [info script]] tap.tcl]
+
+set tmp [tap::tmpdir]
+set hello [file join $tap::builddir guests hello hello.elf]
+# Stand-in images: the machine checks that files exist; their content is the loader's business.
+set image [file join $tmp image.elf]
+set module [file join $tmp module.txt]
+foreach f [list $image $module] {
+	set ch [open $f w]
+	puts $ch "not really an image"
+	close $ch
+}
+file mkdir [file join $tmp adir]
+
+test machine-1.1 {create returns a fully-qualified object command} -body {
+	set m [nestbed::machine create -image $image]
+	list [string match ::nestbed::machine* $m] [expr {[info commands $m] eq $m}]
+} -result {1 1} -cleanup { $m destroy }
+
+test machine-1.2 {create with a name makes that command} -body {
+	nestbed::machine create m1 -image $image
+} -result ::m1 -cleanup { m1 destroy }
+
+test machine-1.3 {every automatic name is new} -body {
+	set a [nestbed::machine create -image $image]
+	set b [nestbed::machine create -image $image]
+	expr {$a ne $b}
+} -result 1 -cleanup { $a destroy; $b destroy }
+
+test machine-1.4 {create is reached through the ensemble, also by prefix} -body {
+	set m [nestbed::machine cr -image $image]
+	$m cget -image
+} -result $image -cleanup { $m destroy }
+
+test machine-2.1 {a machine without -image is a usage error} -body {
+	tap::errorcode { nestbed::machine create -memory 64M }
+} -result {NESTBED USAGE {machine create: no image given (-image PATH)}}
+
+test machine-2.2 {a missing image file is a NESTBED IMAGE error naming the file} -body {
+	catch {nestbed::machine create -image $tmp/nope.elf} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result [list {NESTBED IMAGE} "guest image '$tmp/nope.elf': no such file or directory"]
+
+test machine-2.3 {a directory is not an image} -body {
+	catch {nestbed::machine create -image $tmp/adir} msg
+	set msg
+} -result "guest image '$tmp/adir': not a regular file"
+
+test machine-2.4 {an unknown option is a usage error listing the options} -body {
+	catch {nestbed::machine create -image $image -colour blue} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {bad option "-colour": must be -image, -memory, -options, -modules, -guests, -ringsize, or -kvm}}
+
+test machine-2.5 {an option without its value is a usage error} -body {
+	catch {nestbed::machine create -image $image -memory} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {option -memory needs a value}}
+
+test machine-2.6 {a memory size that does not parse is a usage error} -body {
+	catch {nestbed::machine create -image $image -memory lots} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {-memory 'lots': not a size (e.g. 64M, 1G)}}
+
+test machine-2.7 {memory sizes take K, M, G and iB suffixes} -body {
+	set m [nestbed::machine create -image $image]
+	lmap size {4096 512K 64M 1G 64MiB 0x4000000} {
+		$m configure -memory $size
+		$m cget -memory
+	}
+} -result {4096 512K 64M 1G 64MiB 0x4000000} -cleanup { $m destroy }
+
+test machine-2.8 {a negative memory size is refused} -body {
+	tap::code { nestbed::machine create -image $image -memory -64M }
+} -result {NESTBED USAGE}
+
+test machine-2.9 {a ring size that does not parse is a usage error} -body {
+	tap::code { nestbed::machine create -image $image -ringsize big }
+} -result {NESTBED USAGE}
+
+test machine-2.10 {an empty -kvm path is a usage error} -body {
+	tap::code { nestbed::machine create -image $image -kvm {} }
+} -result {NESTBED USAGE}
+
+test machine-3.1 {modules are {name path ?args?}} -body {
+	set m [nestbed::machine create -image $image -modules [list [list payload $module {alpha beta}] [list two $module]]]
+	llength [$m cget -modules]
+} -result 2 -cleanup { $m destroy }
+
+test machine-3.2 {a module of one element is a usage error} -body {
+	catch {nestbed::machine create -image $image -modules {{payload}}} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {-modules: 'payload' is not {name path ?args?}}}
+
+test machine-3.3 {a missing module file is a NESTBED IMAGE error} -body {
+	catch {nestbed::machine create -image $image -modules [list [list payload $tmp/none]]} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result [list {NESTBED IMAGE} "module 'payload' '$tmp/none': no such file or directory"]
+
+test machine-3.4 {more than 16 modules is a usage error} -body {
+	tap::code { nestbed::machine create -image $image -modules [lrepeat 17 [list m $module]] }
+} -result {NESTBED USAGE}
+
+test machine-3.5 {a module name longer than 31 characters is a usage error} -body {
+	tap::code { nestbed::machine create -image $image -modules [list [list [string repeat x 32] $module]] }
+} -result {NESTBED USAGE}
+
+test machine-3.6 {module arguments longer than 127 characters are a usage error} -body {
+	tap::code { nestbed::machine create -image $image -modules [list [list m $module [string repeat a 128]]] }
+} -result {NESTBED USAGE}
+
+test machine-4.1 {a tree of guests is described with -guests} -body {
+	set m [nestbed::machine create -image $image -guests [list \
+		[list -image $image -options {exit=1} -guests [list [list -image $image -memory 16M]]] \
+		[list -image $image -modules [list [list m $module]]]]]
+	llength [$m cget -guests]
+} -result 2 -cleanup { $m destroy }
+
+test machine-4.2 {a guest without -image is a usage error} -body {
+	catch {nestbed::machine create -image $image -guests {{-options x}}} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {-guests: level-2 guest '-options x' has no -image}}
+
+test machine-4.3 {a guest with an unknown option is a usage error} -body {
+	catch {nestbed::machine create -image $image -guests [list [list -image $image -colour red]]} msg
+	set msg
+} -result {-guests: level-2 guest: bad guest option "-colour": must be -image, -memory, -options, -modules, or -guests}
+
+test machine-4.4 {a guest given as an odd list is a usage error} -body {
+	tap::code { nestbed::machine create -image $image -guests {{-image}} }
+} -result {NESTBED USAGE}
+
+test machine-4.5 {a missing guest image is a NESTBED IMAGE error} -body {
+	tap::code { nestbed::machine create -image $image -guests [list [list -image $tmp/none.elf]] }
+} -result {NESTBED IMAGE}
+
+test machine-4.6 {a guest's bad memory size is a usage error} -body {
+	tap::code { nestbed::machine create -image $image -guests [list [list -image $image -memory x]] }
+} -result {NESTBED USAGE}
+
+test machine-4.7 {a tree deeper than five levels is a depth error} -body {
+	set guest [list -image $image]
+	for {set level 6} {$level > 2} {incr level -1} {
+		set guest [list -image $image -guests [list $guest]]
+	}
+	catch {nestbed::machine create -image $image -guests [list $guest]} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED DEPTH} {-guests: a guest at level 6: nestbed stacks at most 5 levels}}
+
+test machine-4.8 {running a tree deeper than this build supports is a depth error, not a crash} -body {
+	set m [nestbed::machine create -image $image -guests [list [list -image $image]]]
+	catch {$m run -timeout 1} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] \
+		[string match "$m: a machine tree 2 levels deep, but this build runs at most 1: *nbvmm*" $msg]
+} -result {{NESTBED DEPTH} 1} -cleanup { $m destroy }
+
+test machine-4.9 {the depth error is trappable with try} -body {
+	set m [nestbed::machine create -image $image -guests [list [list -image $image]]]
+	try {
+		$m run
+	} trap {NESTBED DEPTH} {} {
+		set r trapped
+	}
+} -result trapped -cleanup { $m destroy }
+
+test machine-4.10 {with nbvmm built, deeper trees still say that L0 cannot run them yet} -body {
+	file mkdir $tmp/vmm
+	file copy -force $image $tmp/vmm/nbvmm.elf
+	set env(NESTBED_IMAGE_PATH) $tmp/vmm
+	set m [nestbed::machine create -image $tmp/vmm/nbvmm.elf -guests [list [list -image $image]]]
+	catch {$m run} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] [string match "*nbvmm is built ($tmp/vmm/nbvmm.elf), but*" $msg]
+} -result {{NESTBED DEPTH} 1} -cleanup { $m destroy; unset env(NESTBED_IMAGE_PATH) }
+
+test machine-5.1 {cget returns each option as given, with defaults} -body {
+	set m [nestbed::machine create -image $image -options {exit=3 print=2}]
+	lmap o {-image -memory -options -modules -guests -ringsize -kvm} { $m cget $o }
+} -result [list $image 64M {exit=3 print=2} {} {} 1M /dev/kvm] -cleanup { $m destroy }
+
+test machine-5.2 {configure without arguments gives every option as a dict} -body {
+	set m [nestbed::machine create -image $image]
+	dict keys [$m configure]
+} -result {-image -memory -options -modules -guests -ringsize -kvm} -cleanup { $m destroy }
+
+test machine-5.3 {configure with one option gives its value} -body {
+	set m [nestbed::machine create -image $image -memory 128M]
+	$m configure -memory
+} -result 128M -cleanup { $m destroy }
+
+test machine-5.4 {configure changes options} -body {
+	set m [nestbed::machine create -image $image]
+	$m configure -memory 32M -options {exit=9}
+	list [$m cget -memory] [$m cget -options]
+} -result {32M exit=9} -cleanup { $m destroy }
+
+test machine-5.5 {a failed configure changes nothing} -body {
+	set m [nestbed::machine create -image $image -memory 32M]
+	catch {$m configure -memory 48M -image $tmp/none.elf}
+	$m cget -memory
+} -result 32M -cleanup { $m destroy }
+
+test machine-5.6 {cget of an unknown option is a usage error} -body {
+	set m [nestbed::machine create -image $image]
+	tap::code { $m cget -colour }
+} -result {NESTBED USAGE} -cleanup { $m destroy }
+
+test machine-5.7 {cget needs exactly one option} -body {
+	set m [nestbed::machine create -image $image]
+	catch {$m cget} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result [list {NESTBED USAGE} {wrong # args: should be "* cget option"}] -match glob -cleanup { $m destroy }
+
+test machine-6.1 {an unknown subcommand is a usage error listing the subcommands} -body {
+	set m [nestbed::machine create -image $image]
+	catch {$m boot} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {bad subcommand "boot": must be cget, configure, destroy, or run}} -cleanup { $m destroy }
+
+test machine-6.2 {destroy removes the command} -body {
+	set m [nestbed::machine create -image $image]
+	$m destroy
+	info commands $m
+} -result {}
+
+test machine-6.3 {destroy takes no arguments} -body {
+	set m [nestbed::machine create -image $image]
+	tap::code { $m destroy now }
+} -result {NESTBED USAGE} -cleanup { $m destroy }
+
+test machine-6.4 {renaming the command to nothing frees the machine} -body {
+	set m [nestbed::machine create -image $image]
+	rename $m {}
+	info commands $m
+} -result {}
+
+test machine-6.5 {creating a machine under an existing machine's name replaces it} -body {
+	nestbed::machine create m2 -image $image -memory 16M
+	nestbed::machine create m2 -image $image -memory 32M
+	m2 cget -memory
+} -result 32M -cleanup { m2 destroy }
+
+test machine-7.1 {run: an unknown option is a usage error} -body {
+	set m [nestbed::machine create -image $image]
+	catch {$m run -speed fast} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {run: bad option "-speed": must be -console, -db, -timeout, or -tracing}} -cleanup { $m destroy }
+
+test machine-7.2 {run: an option without its value is a usage error} -body {
+	set m [nestbed::machine create -image $image]
+	catch {$m run -timeout} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {run: option -timeout needs a value}} -cleanup { $m destroy }
+
+test machine-7.3 {run: a timeout that is not a number of seconds is a usage error} -body {
+	set m [nestbed::machine create -image $image]
+	list [tap::code { $m run -timeout soon }] [tap::code { $m run -timeout -1 }]
+} -result {{NESTBED USAGE} {NESTBED USAGE}} -cleanup { $m destroy }
+
+test machine-7.4 {run: -tracing must be a boolean} -body {
+	set m [nestbed::machine create -image $image]
+	tap::code { $m run -tracing maybe }
+} -result {NESTBED USAGE} -cleanup { $m destroy }
+
+test machine-7.5 {run: -console must be a command prefix} -body {
+	set m [nestbed::machine create -image $image]
+	tap::code { $m run -console "puts \{" }
+} -result {NESTBED USAGE} -cleanup { $m destroy }
+
+test machine-8.1 {nestbed::image finds a built guest} -constraints hello -body {
+	nestbed::image hello
+} -result $hello
+
+test machine-8.2 {nestbed::image of an image that is not built is a NESTBED IMAGE error} -body {
+	catch {nestbed::image no-such-guest} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] [string match "image 'no-such-guest' is not built: looked for *" $msg]
+} -result {{NESTBED IMAGE} 1}
+
+test machine-8.3 {nestbed::image takes a name, not a path} -body {
+	tap::code { nestbed::image guests/hello }
+} -result {NESTBED USAGE}
+
+test machine-8.4 {NESTBED_IMAGE_PATH is searched first} -body {
+	file mkdir $tmp/images/hello
+	file copy -force $image $tmp/images/hello/hello.elf
+	set env(NESTBED_IMAGE_PATH) /nonexistent:$tmp/images
+	nestbed::image hello
+} -result $tmp/images/hello/hello.elf -cleanup { unset env(NESTBED_IMAGE_PATH) }
+
+test machine-8.5 {capabilities say how deep this build runs and why not deeper} -body {
+	set c [nestbed::capabilities]
+	list [lsort [dict keys $c]] [dict get $c max_depth] [string match *nbvmm* [dict get $c depth_limit]]
+} -result {{builddir depth_limit imagedir kvm max_depth schema_version version} 1 1}
+
+tap::done
