@@ -39,6 +39,7 @@ int nb_boot_info_write(const struct nb_boot_ctx *ctx, struct nb_boot_plan *plan)
 	bi.trace_ring_size = plan->ring_size;
 	memcpy(bi.options, req->options ? req->options : "", options_len);
 	bi.module_count = (uint32_t)req->module_count;
+	bi.tsc_khz = req->tsc_khz;
 	/* Name and argument lengths were checked by nb_boot_prepare; the memset left the NULs. */
 	for (i = 0; i < req->module_count; i++) {
 		const struct nb_boot_module_data *m = &req->modules[i];

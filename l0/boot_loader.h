@@ -31,6 +31,7 @@ struct nb_boot_request {
 	const char *options;      /* boot-info options / multiboot command line */
 	uint64_t ring_bytes;      /* 0: no trace ring */
 	uint32_t level;           /* level of the guest being booted */
+	uint32_t tsc_khz;         /* TSC frequency handed down in the boot info, 0 if unknown */
 	uint32_t vm_id;
 };
 

@@ -320,7 +320,7 @@ static int start_ticker(timer_t *timer, struct nb_error *err)
 	return 0;
 }
 
-static int run_loop(struct nb_machine *m, struct nb_error *err)
+static int run_loop(struct nb_machine *m, double call_start, struct nb_error *err)
 {
 	double start = now_s();
 	timer_t timer;
@@ -329,6 +329,7 @@ static int run_loop(struct nb_machine *m, struct nb_error *err)
 	if (start_ticker(&timer, err) < 0)
 		return -NB_E_INTERNAL;
 	tl_run = m->kvm.run;
+	m->res->setup_s = start - call_start;
 	while (!m->stopping) {
 		if (stop_requested) {
 			tick(m, start);
@@ -343,6 +344,8 @@ static int run_loop(struct nb_machine *m, struct nb_error *err)
 			rc = nb_error_set(err, NB_E_KVM, "KVM_RUN: %s", strerror(errno));
 			break;
 		}
+		if (m->res->exits == 0)
+			m->res->first_exit_s = now_s() - start;
 		handle_exit(m);
 	}
 	tl_run = NULL;
@@ -502,6 +505,7 @@ int nb_machine_run(const struct nb_machine_config *cfg, struct nb_run_result *re
 	struct nb_boot_plan plan;
 	struct nb_guest_mem gm;
 	struct nb_error e2;
+	double call_start = now_s();
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -526,7 +530,8 @@ int nb_machine_run(const struct nb_machine_config *cfg, struct nb_run_result *re
 					       .options = cfg->options ? cfg->options : "",
 					       .ring_bytes = cfg->tracing ? cfg->ring_bytes : 0,
 					       .level = 1,
-					       .vm_id = 1};
+					       .vm_id = 1,
+					       .tsc_khz = (uint32_t)nb_kvm_tsc_khz(&m.kvm)};
 		rc = nb_boot_prepare(&gm, &req, &plan, err);
 	}
 	if (rc == 0)
@@ -543,7 +548,7 @@ int nb_machine_run(const struct nb_machine_config *cfg, struct nb_run_result *re
 			rc = begin_store(&m, &plan, err);
 	}
 	if (rc == 0) {
-		rc = run_loop(&m, err);
+		rc = run_loop(&m, call_start, err);
 		nb_console_flush(&m);
 		nb_machine_drain_ring(&m);
 		set_exit_status(res);

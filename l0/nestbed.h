@@ -109,7 +109,9 @@ struct nb_run_result {
 	uint64_t records_lost;   /* records lost from rings (full or torn) */
 	uint64_t console_lines;
 	int levels;              /* deepest level that recorded anything */
-	double wall_s;
+	double wall_s;           /* from the first KVM_RUN to the end of the run */
+	double setup_s;          /* from the call to the first KVM_RUN: KVM set-up, loading, store */
+	double first_exit_s;     /* from the first KVM_RUN to the guest's first exit to L0 */
 	char report[4096];       /* for crashes: exit reason, RIP, decoded instruction, registers */
 };
 

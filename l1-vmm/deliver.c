@@ -11,21 +11,31 @@ bool x86_vector_has_error_code(unsigned vector)
 	       vector == 29 || vector == 30;
 }
 
-void vcpu_shutdown(struct vcpu *v, const char *why)
+void vcpu_stop(struct vcpu *v, int status, const char *why)
 {
 	struct vmcb_save_area *s = &v->vmcb.save;
 	struct nb_trace_record rec = {0};
 
-	nb_printf("nbvmm: level %u guest shut down (triple fault): %s\n", v->level, why);
+	nb_printf("nbvmm: level %u guest stopped: %s\n", v->level, why);
 	nb_printf("nbvmm:   RIP %llx RSP %llx RFLAGS %llx CPL %u CR0 %llx CR2 %llx CR3 %llx CR4 %llx EFER %llx\n",
 		  (unsigned long long)s->rip, (unsigned long long)s->rsp, (unsigned long long)s->rflags, s->cpl,
 		  (unsigned long long)s->cr0, (unsigned long long)s->cr2, (unsigned long long)s->cr3,
 		  (unsigned long long)s->cr4, (unsigned long long)s->efer);
-	rec.kind = NB_EV_SHUTDOWN;
-	rec.exit_code = SVM_EXIT_SHUTDOWN;
-	trace_guest_event(v, &rec);
+	if (status == NB_STATUS_CRASH) {
+		rec.kind = NB_EV_SHUTDOWN;
+		rec.exit_code = SVM_EXIT_SHUTDOWN;
+		trace_guest_event(v, &rec);
+	}
 	v->stopped = true;
-	v->exit_status = NB_STATUS_CRASH;
+	v->exit_status = status;
+}
+
+void vcpu_shutdown(struct vcpu *v, const char *why)
+{
+	char msg[160];
+
+	nb_snprintf(msg, sizeof(msg), "shut down (triple fault): %s", why);
+	vcpu_stop(v, NB_STATUS_CRASH, msg);
 }
 
 /* Implicit supervisor accesses (IDT, TSS, the kernel stack) are made at CPL 0 whatever the

@@ -31,5 +31,7 @@ void deliver_event(struct vcpu *v, unsigned vector, bool has_err, uint32_t err, 
 
 /* Stops the guest as a CPU shutdown would (triple fault), saying why. */
 void vcpu_shutdown(struct vcpu *v, const char *why);
+/* Stops the guest for a reason of nbvmm's (status as L0 would give), with its state, saying why. */
+void vcpu_stop(struct vcpu *v, int status, const char *why);
 
 #endif

@@ -14,6 +14,7 @@
 #include "l1-vmm/deliver.h"
 #include "l1-vmm/exits.h"
 #include "l1-vmm/guest_mem.h"
+#include "l1-vmm/layout.h"
 #include "l1-vmm/trace.h"
 #include "shadow/insn_decode.h"
 
@@ -471,6 +472,10 @@ static void emulate_descriptor_table(struct emu *e)
 		}
 		t->limit = buf[0] | buf[1] << 8;
 		t->base = base;
+		if (e->in.mnemonic == INSN_LGDT && t->limit >= NBVMM_USER_DS - 3)
+			nb_printf("nbvmm: warning: the guest's GDT reaches selectors 0x%x/0x%x, which nbvmm runs it "
+				  "on; its privilege changes through them would go unseen\n",
+				  NBVMM_USER_DS, NBVMM_USER_CS);
 	} else {
 		buf[0] = (uint8_t)t->limit;
 		buf[1] = (uint8_t)(t->limit >> 8);

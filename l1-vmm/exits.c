@@ -4,7 +4,10 @@
  * everything else is the guest's, delivered through its own IDT.
  */
 #include "l1-vmm/deliver.h"
+#include "guests/lib/nbkernel.h"
+#include "l0/nestbed.h"
 #include "l1-vmm/exits.h"
+#include "l1-vmm/lapic.h"
 #include "l1-vmm/trace.h"
 #include "shadow/spt.h"
 
@@ -79,6 +82,10 @@ void handle_exit(struct vcpu *v)
 	case SVM_EXIT_INTR:
 		/* nbvmm's own interrupt (its timer): taking the CPU back was the point. */
 		trace_exit(v, NB_ACT_NONE, 0, 0);
+		if (v->vmcb.control.exit_info_1 == NBVMM_TIMER_VECTOR)
+			lapic_eoi();
+		if (v->deadline_tsc && nb_rdtsc() > v->deadline_tsc)
+			vcpu_stop(v, NB_STATUS_TIMEOUT, "the guest ran past its time limit (nbvmm's timer)");
 		break;
 	default: {
 		unsigned vector = (unsigned)(code - SVM_EXIT_EXCP_DE);

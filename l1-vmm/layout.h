@@ -17,7 +17,8 @@
  * full-size GDT; everything a guest is likely to name (its own GDT's low indices) is a DPL-0
  * descriptor or empty in nbvmm's. So when the guest reloads CS or SS (IRET, far RET, MOV SS) with
  * its own selectors, the load faults and nbvmm sees the change of virtual privilege level; a
- * guest whose own GDT uses indices 510 and 511 would defeat this, and is told so (deliver.c).
+ * guest whose own GDT reaches indices 510 and 511 could defeat this: nbvmm says so when it
+ * loads such a GDT (emulate.c).
  * (A ring-3 LDT would be cleaner: PVM's emulated IRETQ refuses LDT code segments, measured.)
  */
 #define NBVMM_CS 0x08

@@ -4,7 +4,8 @@
  * ring 3, with shadow page tables, and traces every trap through its ring.
  *
  * Options (nbvmm's boot-info options): mem=SIZE_MIB for the guest's RAM (default: what is free
- * less a reserve for shadow tables), ring=KIB for the guest's trace ring (default 256).
+ * less a reserve for shadow tables), ring=KIB for the guest's trace ring (default 256),
+ * timeout=SECONDS to stop a guest that runs longer (nbvmm's own timer; default none).
  * Modules: the first is the guest kernel, its arguments the guest's options; the others are
  * passed to the guest as its modules, with their names and arguments.
  */
@@ -16,6 +17,7 @@
 #include "l1-vmm/cpu.h"
 #include "l1-vmm/exits.h"
 #include "l1-vmm/guest_mem.h"
+#include "l1-vmm/lapic.h"
 #include "l1-vmm/page_alloc.h"
 #include "l1-vmm/trace.h"
 #include "nestbed/hypercall.h"
@@ -118,7 +120,8 @@ static void boot_guest(struct vcpu *v, const struct nb_boot_info *bi)
 				       .options = image->args,
 				       .ring_bytes = option_u64(bi, "ring", 256) << 10,
 				       .level = v->level,
-				       .vm_id = v->vm_id};
+				       .vm_id = v->vm_id,
+				       .tsc_khz = bi->tsc_khz};
 	if (nb_boot_prepare(&gm, &req, &plan, &err) < 0) {
 		nb_printf("nbvmm: %s\n", err.msg);
 		fail("cannot boot the guest");
@@ -158,6 +161,10 @@ int nbvmm_main(struct nb_boot_info *bi)
 	cpu_init(&guest_frame);
 	page_alloc_init(bi->free_start, bi->free_end < NBVMM_MAX_PHYS ? bi->free_end : NBVMM_MAX_PHYS);
 	boot_guest(v, bi);
+	/* A 10 ms tick: bounds how long a guest that never traps keeps nbvmm from running. */
+	lapic_timer_start(10000);
+	if (option_u64(bi, "timeout", 0) && bi->tsc_khz)
+		v->deadline_tsc = nb_rdtsc() + option_u64(bi, "timeout", 0) * bi->tsc_khz * 1000;
 
 	while (!v->stopped) {
 		vcpu_run(v);

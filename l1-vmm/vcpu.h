@@ -41,6 +41,7 @@ struct vcpu {
 	uint64_t dr[8];            /* debug registers (recorded, not acted on) */
 	uint32_t tsc_aux;
 	uint8_t maxphyaddr;        /* physical-address width the guest sees (CPUID 8000_0008h) */
+	uint64_t deadline_tsc;     /* nbvmm stops the guest when its TSC passes this; 0: never */
 	bool stopped;
 	int exit_status;
 	uint64_t exits;

@@ -70,7 +70,7 @@ struct nb_boot_info {
 	uint64_t trace_ring_size; /* bytes, including the ring header */
 	char options[NB_BOOT_OPTIONS_LEN]; /* options for this guest, NUL-terminated */
 	uint32_t module_count;
-	uint32_t reserved1;
+	uint32_t tsc_khz;    /* the TSC's frequency, so a level can keep time without calibrating; 0 if unknown */
 	struct nb_boot_module modules[NB_BOOT_MAX_MODULES];
 };
 

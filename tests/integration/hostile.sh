@@ -23,6 +23,10 @@ for attempt in cr3-beyond-ram idt-limit0 idt-unmapped; do
 	run_nestbed "$attempt" run "$NBVMM" --timeout 120 --memory 128M --module "hostile=$HOSTILE,do=$attempt"
 	check_eq "do=$attempt: nbvmm stops the guest with a triple fault, status 126" 126 "$status"
 	check_match "do=$attempt: nbvmm reports the shutdown and the guest's state" \
-		'^\[L1\] nbvmm: level 2 guest shut down \(triple fault\)' "$TMP/$attempt.out"
+		'^\[L1\] nbvmm: level 2 guest stopped: shut down \(triple fault\)' "$TMP/$attempt.out"
 done
+run_nestbed loop run "$NBVMM" --timeout 120 --options timeout=2 --memory 128M --module "hostile=$HOSTILE,do=loop"
+check_eq "an endless loop with interrupts off is ended by nbvmm's own timer (status 124)" 124 "$status"
+check_match "nbvmm reports the time limit and where the guest was" \
+	'^\[L1\] nbvmm: level 2 guest stopped: the guest ran past its time limit' "$TMP/loop.out"
 done_testing

@@ -1,0 +1,54 @@
+/*
+ * The local APIC (AMD APM vol. 2, 16.3-16.4), used by nbvmm only for its periodic timer: an
+ * endless loop in a guest's ring-3 code never traps, and without an interrupt nbvmm would never
+ * run again. The APIC page (physical 0xFEE00000) is mapped with a 2 MiB page through a spare
+ * entry of nbvmm's PDPT, so it is present, supervisor-only, in every shadow address space too.
+ */
+#include "l1-vmm/lapic.h"
+#include "l1-vmm/layout.h"
+#include "l1-vmm/page_alloc.h"
+
+#define LAPIC_PHYS 0xfee00000ull
+#define LAPIC_PDPT_SLOT 509 /* virtual NBVMM_VMA - 1 GiB: below nbvmm's own map */
+#define LAPIC_VA (NBVMM_VMA - (1ull << 30) + (LAPIC_PHYS & 0x1fffff))
+
+#define LAPIC_EOI 0xb0
+#define LAPIC_SVR 0xf0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_ICR 0x380
+#define LAPIC_TIMER_DCR 0x3e0
+#define LAPIC_SVR_ENABLE 0x100
+#define LAPIC_TIMER_PERIODIC (1u << 17)
+#define LAPIC_DCR_DIV16 0x3
+
+/* KVM's in-kernel APIC timer counts at 1 GHz (divide 1): with divide 16, 62.5 counts per us.
+ * The tick only needs to be roughly periodic; nbvmm keeps time with the TSC. */
+#define LAPIC_COUNTS_PER_US_DIV16 62
+
+static volatile uint32_t *reg(unsigned off)
+{
+	return (volatile uint32_t *)(uintptr_t)(LAPIC_VA + off);
+}
+
+void lapic_timer_start(uint32_t period_us)
+{
+	uint64_t pd = page_alloc();
+	uint64_t *pde;
+
+	if (!pd)
+		return;
+	pde = phys_to_virt(pd);
+	/* LAPIC_VA is the first 2 MiB of the slot. PCD | PWT: device registers are never cached. */
+	pde[0] = LAPIC_PHYS | NBVMM_PTE_P | NBVMM_PTE_W | NBVMM_PTE_PS | 0x18;
+	nbvmm_pdpt[LAPIC_PDPT_SLOT] = pd | NBVMM_PTE_P | NBVMM_PTE_W;
+
+	*reg(LAPIC_SVR) = LAPIC_SVR_ENABLE | NBVMM_SPURIOUS_VECTOR;
+	*reg(LAPIC_TIMER_DCR) = LAPIC_DCR_DIV16;
+	*reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_PERIODIC | NBVMM_TIMER_VECTOR;
+	*reg(LAPIC_TIMER_ICR) = period_us * LAPIC_COUNTS_PER_US_DIV16;
+}
+
+void lapic_eoi(void)
+{
+	*reg(LAPIC_EOI) = 0;
+}
