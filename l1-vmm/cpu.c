@@ -66,6 +66,7 @@ void cpu_init(struct nbvmm_frame *guest_frame)
 	gdt[1] = 0x00af9a000000ffffull; /* ring-0 64-bit code */
 	gdt[2] = 0x00cf92000000ffffull; /* ring-0 data */
 	gdt_set_system(NBVMM_TSS / 8, (uint64_t)&tss, sizeof(tss) - 1, 0x9);
+	gdt[NBVMM_USER_CS32 / 8] = 0x00cffa000000ffffull; /* ring-3 32-bit code (compatibility mode) */
 	gdt[NBVMM_USER_DS / 8] = 0x00cff2000000ffffull; /* ring-3 data */
 	gdt[NBVMM_USER_CS / 8] = 0x00affa000000ffffull; /* ring-3 64-bit code */
 

@@ -472,10 +472,10 @@ static void emulate_descriptor_table(struct emu *e)
 		}
 		t->limit = buf[0] | buf[1] << 8;
 		t->base = base;
-		if (e->in.mnemonic == INSN_LGDT && t->limit >= NBVMM_USER_DS - 3)
-			nb_printf("nbvmm: warning: the guest's GDT reaches selectors 0x%x/0x%x, which nbvmm runs it "
-				  "on; its privilege changes through them would go unseen\n",
-				  NBVMM_USER_DS, NBVMM_USER_CS);
+		if (e->in.mnemonic == INSN_LGDT && t->limit >= NBVMM_USER_CS32 - 3)
+			nb_printf("nbvmm: warning: the guest's GDT reaches selectors 0x%x-0x%x, which nbvmm runs "
+				  "it on; its privilege changes through them would go unseen\n",
+				  NBVMM_USER_CS32, NBVMM_USER_CS);
 	} else {
 		buf[0] = (uint8_t)t->limit;
 		buf[1] = (uint8_t)(t->limit >> 8);

@@ -17,7 +17,7 @@
  * full-size GDT; everything a guest is likely to name (its own GDT's low indices) is a DPL-0
  * descriptor or empty in nbvmm's. So when the guest reloads CS or SS (IRET, far RET, MOV SS) with
  * its own selectors, the load faults and nbvmm sees the change of virtual privilege level; a
- * guest whose own GDT reaches indices 510 and 511 could defeat this: nbvmm says so when it
+ * guest whose own GDT reaches indices 509 to 511 could defeat this: nbvmm says so when it
  * loads such a GDT (emulate.c).
  * (A ring-3 LDT would be cleaner: PVM's emulated IRETQ refuses LDT code segments, measured.)
  */
@@ -25,6 +25,7 @@
 #define NBVMM_DS 0x10
 #define NBVMM_TSS 0x18
 #define NBVMM_GDT_ENTRIES 512
+#define NBVMM_USER_CS32 (509 * 8 + 3) /* compatibility mode: a guest's 32-bit code */
 #define NBVMM_USER_DS (510 * 8 + 3)
 #define NBVMM_USER_CS (511 * 8 + 3)
 

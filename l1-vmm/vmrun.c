@@ -42,10 +42,14 @@ void vcpu_run(struct vcpu *v)
 	f->rip = s->rip;
 	f->rsp = s->rsp;
 	f->rax = s->rax;
-	/* The real IF is always set so nbvmm's own timer can take the CPU back; IOPL stays 0 so
-	 * every CLI, STI, IN and OUT traps. */
-	f->rflags = (s->rflags & X86_RFLAGS_GUEST_REAL) | X86_RFLAGS_IF | X86_RFLAGS_FIXED;
-	f->cs = NBVMM_USER_CS;
+	/* The real IF is the guest's virtual IF: PUSHF in ring 3 then shows the guest what it
+	 * believes, and a guest with interrupts off is not preempted, as on hardware (so only L0's
+	 * timeout ends a loop with interrupts off). IOPL stays 0 so every CLI, STI, IN and OUT
+	 * traps, and POPF cannot change IF behind nbvmm's back. */
+	f->rflags = (s->rflags & (X86_RFLAGS_GUEST_REAL | X86_RFLAGS_IF)) | X86_RFLAGS_FIXED;
+	/* A guest in 32-bit protected mode runs its code in compatibility mode (APM vol. 2, 1.2.3):
+	 * the real CPU stays in long mode, under nbvmm's shadow tables. */
+	f->cs = (s->cs.attrib & VMCB_SEG_ATTR_L) ? NBVMM_USER_CS : NBVMM_USER_CS32;
 	f->ss = NBVMM_USER_DS;
 	if (root != v->loaded_cr3 || spt_take_tlb_flush(&v->spt)) {
 		cpu_write_cr3(root);

@@ -5,6 +5,8 @@
  *   do=triple        empty IDT (limit 0), then UD2: #UD, #DF and the shutdown all fail to
  *                    deliver, so the CPU triple-faults
  *   do=loop          spins forever with interrupts off: only a timeout stops it
+ *   do=spin          spins forever with interrupts on (and nothing to interrupt it but a
+ *                    hypervisor's own timer)
  *   do=cli-hlt       CLI; HLT: can never wake (in-kernel irqchip: blocks inside KVM_RUN)
  *   do=unknown-port  writes to port 0x1234, which no level serves, then exits 0
  *   do=ring-garbage  forges its trace ring (records with wrong seq, head far beyond tail,
@@ -38,6 +40,12 @@ static void do_loop(void)
 {
 	nb_printf("misbehave: spinning with interrupts off\n");
 	__asm__ volatile("cli\n1:\tjmp 1b");
+}
+
+static void do_spin(void)
+{
+	nb_printf("misbehave: spinning with interrupts on\n");
+	__asm__ volatile("sti\n1:\tjmp 1b");
 }
 
 static void do_cli_hlt(void)
@@ -176,6 +184,8 @@ int kmain(struct nb_boot_info *bi)
 		do_triple();
 	else if (nb_opt_is(opts, "do", "loop"))
 		do_loop();
+	else if (nb_opt_is(opts, "do", "spin"))
+		do_spin();
 	else if (nb_opt_is(opts, "do", "cli-hlt"))
 		do_cli_hlt();
 	else if (nb_opt_is(opts, "do", "unknown-port"))
@@ -189,7 +199,7 @@ int kmain(struct nb_boot_info *bi)
 	else if (nb_opt_is(opts, "do", "emulation"))
 		do_emulation();
 	else {
-		nb_printf("misbehave: options \"%s\": want do=triple|loop|cli-hlt|unknown-port|"
+		nb_printf("misbehave: options \"%s\": want do=triple|loop|spin|cli-hlt|unknown-port|"
 			  "ring-garbage|ring-flood|bad-mmio|emulation\n", opts);
 		return MISBEHAVE_EXIT_USAGE;
 	}

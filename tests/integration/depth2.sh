@@ -22,6 +22,12 @@ check_ge "nbvmm traced the port I/O it emulated, as IOIO traps of level 2" 20 \
 check_eq "hello's own records reached the store through both rings" 4 \
 	"$(sql "$TMP/d2.db" "select count(*) from events where kind = 12 and rec_level = 2")"
 
+printf 'initrd-bytes' >"$TMP/initrd"
+run_nestbed mb2 run "$NBVMM" --timeout 120 --memory 128M \
+	--module "mbhello=$GUESTS/mbhello/mbhello.elf,console=ttyS0" --module "initrd=$TMP/initrd,rootfs"
+check_eq "a Multiboot kernel passes its entry checks at depth 2 (32-bit code in compatibility mode)" 1 "$status"
+check_match "nbvmm hands its other modules to the guest" '^\[L2\] module 0: .*string "initrd rootfs"' "$TMP/mb2.out"
+
 for k in ptest sysarch; do
 	img="$GUESTS/$k/$k.elf"
 	[ -f "$img" ] || continue

@@ -25,8 +25,12 @@ for attempt in cr3-beyond-ram idt-limit0 idt-unmapped; do
 	check_match "do=$attempt: nbvmm reports the shutdown and the guest's state" \
 		'^\[L1\] nbvmm: level 2 guest stopped: shut down \(triple fault\)' "$TMP/$attempt.out"
 done
-run_nestbed loop run "$NBVMM" --timeout 120 --options timeout=2 --memory 128M --module "hostile=$HOSTILE,do=loop"
-check_eq "an endless loop with interrupts off is ended by nbvmm's own timer (status 124)" 124 "$status"
+run_nestbed spin run "$NBVMM" --timeout 120 --options timeout=2 --memory 128M \
+	--module "misbehave=$GUESTS/misbehave/misbehave.elf,do=spin"
+check_eq "an endless loop with interrupts on is ended by nbvmm's own timer (status 124)" 124 "$status"
 check_match "nbvmm reports the time limit and where the guest was" \
-	'^\[L1\] nbvmm: level 2 guest stopped: the guest ran past its time limit' "$TMP/loop.out"
+	'^\[L1\] nbvmm: level 2 guest stopped: the guest ran past its time limit' "$TMP/spin.out"
+run_nestbed loop run "$NBVMM" --timeout 3 --options timeout=1 --memory 128M --module "hostile=$HOSTILE,do=loop"
+check_eq "a loop with interrupts off cannot be preempted, as on hardware: L0's timeout ends it (124)" 124 "$status"
+check_match "L0 reports its timeout" 'timeout of 3 s' "$TMP/loop.err"
 done_testing
