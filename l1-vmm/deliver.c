@@ -38,71 +38,81 @@ void vcpu_shutdown(struct vcpu *v, const char *why)
 	vcpu_stop(v, NB_STATUS_CRASH, msg);
 }
 
-/* Implicit supervisor accesses (IDT, TSS, the kernel stack) are made at CPL 0 whatever the
- * guest's CPL: pretend CPL 0 for their duration. */
-static int sys_access(struct vcpu *v, uint64_t gva, void *buf, unsigned len, unsigned acc)
-{
-	uint8_t cpl = v->vmcb.save.cpl;
-	uint32_t ec;
-	uint64_t addr;
-	int rc;
-
-	v->vmcb.save.cpl = 0;
-	rc = guest_virt_access(v, gva, buf, len, acc, &ec, &addr);
-	v->vmcb.save.cpl = cpl;
-	return rc;
-}
-
-struct idt_gate64 {
-	uint16_t offset_lo, selector;
-	uint8_t ist, type_attr;
-	uint16_t offset_mid;
-	uint32_t offset_hi, reserved;
-};
-
+/*
+ * One delivery attempt, as the CPU makes it (AMD APM vol. 2, 8.7 for protected mode, 8.9 for
+ * long mode): read the gate, check it, pick the stack, push the frame, load CS:RIP. Returns 0,
+ * or -1 when the delivery itself faults (the caller escalates).
+ */
 static int deliver_once(struct vcpu *v, unsigned vector, bool has_err, uint32_t err, unsigned soft_len)
 {
 	struct vmcb_save_area *s = &v->vmcb.save;
-	struct idt_gate64 g;
-	uint64_t frame[6], rsp, target;
-	unsigned n = 0, new_cpl, type;
+	int lm = (s->efer & (1ull << 10)) != 0;
+	unsigned gate_size = lm ? 16 : 8, w = lm ? 8 : 4, n = 0, new_cpl, type;
+	uint64_t g[2] = {0, 0}, rsp, target, frame[6];
+	uint16_t sel, new_ss = s->ss.selector;
+	struct vmcb_seg cs;
+	uint8_t buf[48];
 
-	if (vector * 16 + 15 > s->idtr.limit || sys_access(v, s->idtr.base + vector * 16, &g, 16, 0))
+	if (vector * gate_size + gate_size - 1 > s->idtr.limit ||
+	    guest_sys_access(v, s->idtr.base + vector * gate_size, g, gate_size, 0))
 		return -1;
-	type = g.type_attr & 0x1f;
-	if (!(g.type_attr & 0x80) || (type != 0x0e && type != 0x0f))
+	type = (g[0] >> 40) & 0x1f;
+	/* Interrupt (0xe) and trap (0xf) gates of the mode's width; no task gates. */
+	if (!((g[0] >> 47) & 1) || (type != 0x0e && type != 0x0f))
 		return -1;
-	if (soft_len && ((g.type_attr >> 5) & 3) < s->cpl)
+	if (soft_len && ((g[0] >> 45) & 3) < s->cpl)
 		return -1;
-	new_cpl = g.selector & 3;
-	target = g.offset_lo | (uint64_t)g.offset_mid << 16 | (uint64_t)g.offset_hi << 32;
+	sel = (uint16_t)(g[0] >> 16);
+	target = (g[0] & 0xffff) | ((g[0] >> 32) & 0xffff0000ull) | (lm ? g[1] << 32 : 0);
+	if (guest_load_descriptor(v, sel, &cs, 0) < 0 || !(cs.attrib & VMCB_SEG_ATTR_P))
+		return -1;
+	new_cpl = (cs.attrib >> VMCB_SEG_ATTR_DPL_SHIFT) & 3;
+	if (new_cpl > s->cpl)
+		return -1;
 
 	rsp = s->rsp;
-	if (g.ist & 7) {
-		if (sys_access(v, s->tr.base + 0x24 + 8 * ((g.ist & 7) - 1), &rsp, 8, 0))
+	if (lm && ((g[0] >> 32) & 7)) {
+		if (guest_sys_access(v, s->tr.base + 0x24 + 8 * (((g[0] >> 32) & 7) - 1), &rsp, 8, 0))
 			return -1;
 	} else if (new_cpl < s->cpl) {
-		if (sys_access(v, s->tr.base + 4 + 8 * new_cpl, &rsp, 8, 0))
-			return -1;
+		uint32_t esp_ss[2];
+		if (lm) {
+			if (guest_sys_access(v, s->tr.base + 4 + 8 * new_cpl, &rsp, 8, 0))
+				return -1;
+		} else {
+			/* 32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n. */
+			if (guest_sys_access(v, s->tr.base + 4 + 8 * new_cpl, esp_ss, 8, 0))
+				return -1;
+			rsp = esp_ss[0];
+			new_ss = (uint16_t)esp_ss[1];
+		}
 	}
-	rsp &= ~15ull;
+	if (lm)
+		rsp &= ~15ull;
 	if (has_err)
 		frame[n++] = err;
 	frame[n++] = s->rip + soft_len;
 	frame[n++] = s->cs.selector;
 	frame[n++] = s->rflags;
-	frame[n++] = s->rsp;
-	frame[n++] = s->ss.selector;
-	/* frame[] is in ascending address order from the new RSP. */
-	rsp -= 8 * n;
-	if (sys_access(v, rsp, frame, 8 * n, GUEST_ACC_WRITE))
+	/* Long mode always pushes SS:RSP; protected mode only when the privilege level changes. */
+	if (lm || new_cpl != s->cpl) {
+		frame[n++] = s->rsp;
+		frame[n++] = s->ss.selector;
+	}
+	for (unsigned i = 0; i < n; i++)
+		__builtin_memcpy(buf + i * w, &frame[i], w);
+	rsp -= (uint64_t)w * n;
+	if (!lm)
+		rsp &= 0xffffffffull;
+	if (guest_sys_access(v, rsp, buf, w * n, GUEST_ACC_WRITE))
 		return -1;
 
 	s->rsp = rsp;
 	s->rip = target;
-	s->cs.selector = g.selector;
+	s->cs = cs;
+	s->cs.selector = (uint16_t)((sel & ~3u) | new_cpl);
 	if (new_cpl != s->cpl)
-		s->ss.selector = 0;
+		s->ss.selector = lm ? 0 : new_ss;
 	s->cpl = (uint8_t)new_cpl;
 	s->rflags &= ~(X86_RFLAGS_TF | X86_RFLAGS_NT | X86_RFLAGS_RF | X86_RFLAGS_VM);
 	if (type == 0x0e)

@@ -135,11 +135,16 @@ static uint64_t mem_addr(struct emu *e)
 		a = (uint32_t)a;
 	else if (in->addrsize == 2)
 		a = (uint16_t)a;
-	/* In 64-bit mode only FS and GS have bases (APM vol. 2, 4.5.3). */
+	/* In 64-bit mode only FS and GS have bases (APM vol. 2, 4.5.3); elsewhere every segment does. */
 	if (in->mem.seg == INSN_SEG_FS)
 		a += s->fs.base;
 	else if (in->mem.seg == INSN_SEG_GS)
 		a += s->gs.base;
+	else if (in->mode != INSN_MODE_64) {
+		const struct vmcb_seg *segs[4] = {&s->es, &s->cs, &s->ss, &s->ds};
+		if (in->mem.seg < 4)
+			a = (uint32_t)(a + segs[in->mem.seg]->base);
+	}
 	return a;
 }
 
@@ -326,56 +331,35 @@ static int wrmsr(struct emu *e, uint32_t msr, uint64_t val)
 	}
 }
 
-/* Reads the guest's descriptor for selector sel (GDT, or LDT when TI is set) into seg. */
-static int load_descriptor(struct emu *e, uint16_t sel, struct vmcb_seg *seg, int system)
-{
-	struct vmcb_save_area *s = &e->v->vmcb.save;
-	const struct vmcb_seg *table = (sel & 4) ? &s->ldtr : &s->gdtr;
-	uint64_t d[2] = {0, 0};
-	unsigned size = system ? 16 : 8;
-	uint8_t cpl = s->cpl;
-	uint64_t pf_addr;
-	uint32_t pf_ec;
-	int rc;
-
-	if ((sel & ~7u) + size - 1 > table->limit)
-		return -1;
-	s->cpl = 0; /* descriptor-table reads are implicit supervisor accesses */
-	rc = guest_virt_access(e->v, table->base + (sel & ~7u), d, size, 0, &pf_ec, &pf_addr);
-	s->cpl = cpl;
-	if (rc)
-		return -1;
-	seg->selector = sel;
-	seg->attrib = (uint16_t)(((d[0] >> 40) & 0xff) | ((d[0] >> 44) & 0xf00));
-	seg->limit = (uint32_t)((d[0] & 0xffff) | ((d[0] >> 32) & 0xf0000));
-	if (seg->attrib & VMCB_SEG_ATTR_G)
-		seg->limit = (seg->limit << 12) | 0xfff;
-	seg->base = ((d[0] >> 16) & 0xffffff) | ((d[0] >> 32) & 0xff000000ull) | (system ? d[1] << 32 : 0);
-	return 0;
-}
-
-/* IRET, far RET: a return to a (possibly) outer level with a new CS from the guest's GDT. */
+/* IRET, far RET (AMD APM vol. 3): a return to the same or an outer level, with a new CS from
+ * the guest's GDT. 64-bit IRET always pops SS:RSP; otherwise only a change of level does. */
 static void far_return(struct emu *e, int iret)
 {
 	struct vcpu *v = e->v;
 	struct vmcb_save_area *s = &v->vmcb.save;
-	unsigned w = e->in.opsize, n = iret ? 5 : 2, i;
-	uint64_t raw[5] = {0}, rip, rflags = s->rflags;
+	unsigned w = e->in.opsize < 4 && iret ? 4 : e->in.opsize, n = iret ? 3 : 2, i;
+	uint64_t raw[5] = {0}, rflags = s->rflags, release = e->in.imm_size ? e->in.imm : 0;
 	uint8_t buf[40];
 	struct vmcb_seg cs;
 	unsigned new_cpl;
+	int outer;
 
-	if (w < 4)
-		w = 4;
 	if (mem_access(e, s->rsp, buf, n * w, 0))
 		return;
 	for (i = 0; i < n; i++)
 		memcpy(&raw[i], buf + i * w, w);
-	rip = raw[0];
 	new_cpl = raw[1] & 3;
-	if (new_cpl < s->cpl || load_descriptor(e, (uint16_t)raw[1], &cs, 0) < 0) {
+	if (new_cpl < s->cpl || guest_load_descriptor(v, (uint16_t)raw[1], &cs, 0) < 0 ||
+	    !(cs.attrib & VMCB_SEG_ATTR_P)) {
 		deliver_event(v, X86_VEC_GP, true, (uint32_t)raw[1] & 0xfffc, 0);
 		return;
+	}
+	outer = new_cpl != s->cpl || (iret && code_mode(v) == INSN_MODE_64);
+	if (outer) {
+		if (mem_access(e, s->rsp + n * w + release, buf, 2 * w, 0))
+			return;
+		memcpy(&raw[3], buf, w);
+		memcpy(&raw[4], buf + w, w);
 	}
 	if (iret) {
 		/* IOPL changes only at CPL 0, IF only at CPL <= IOPL (APM vol. 3, IRET). */
@@ -386,25 +370,58 @@ static void far_return(struct emu *e, int iret)
 			keep |= X86_RFLAGS_IF;
 		rflags = (raw[2] & ~keep & 0x3f7fd7ull) | (s->rflags & keep) | X86_RFLAGS_FIXED;
 	}
-	if (iret || new_cpl != s->cpl) {
-		/* 64-bit IRET always pops SS:RSP; a far RET only when the level changes. */
-		uint64_t sp = iret ? raw[3] : 0, ss = iret ? raw[4] : 0;
-		if (!iret) {
-			uint8_t b2[16];
-			if (mem_access(e, s->rsp + 2 * w, b2, 2 * w, 0))
-				return;
-			memcpy(&sp, b2, w);
-			memcpy(&ss, b2 + w, w);
-		}
-		s->rsp = sp;
-		s->ss.selector = (uint16_t)ss;
+	if (outer) {
+		s->rsp = raw[3] + release;
+		s->ss.selector = (uint16_t)raw[4];
 	} else {
-		s->rsp += n * w + (e->in.imm_size ? e->in.imm : 0); /* RET imm16 releases parameters */
+		s->rsp += n * w + release; /* RET imm16 also releases the caller's parameters */
 	}
-	s->rip = rip;
+	s->rip = (cs.attrib & VMCB_SEG_ATTR_L) ? raw[0] : (uint32_t)raw[0];
 	s->cs = cs;
 	s->cpl = (uint8_t)new_cpl;
 	s->rflags = rflags;
+}
+
+/* Far JMP and CALL (direct ptr16:32, or indirect m16:32/64) to a code segment at the same level:
+ * how a guest enters 64-bit code from compatibility mode and back (APM vol. 2, 14.6.1). */
+static void far_transfer(struct emu *e, int call)
+{
+	struct vcpu *v = e->v;
+	struct vmcb_save_area *s = &v->vmcb.save;
+	unsigned w = e->in.opsize;
+	uint64_t off = 0, push[2];
+	uint16_t sel;
+	struct vmcb_seg cs;
+	uint8_t buf[16];
+
+	if (e->in.has_mem) {
+		if (mem_access(e, mem_addr(e), buf, w + 2, 0))
+			return;
+		memcpy(&off, buf, w);
+		memcpy(&sel, buf + w, 2);
+	} else {
+		off = e->in.imm;
+		sel = e->in.imm2;
+	}
+	/* Code segment, present, non-conforming at the current level (or conforming at or below). */
+	if (guest_load_descriptor(v, sel, &cs, 0) < 0 || !(cs.attrib & VMCB_SEG_ATTR_S) || !(cs.attrib & 0x8) ||
+	    (!(cs.attrib & 0x4) && ((cs.attrib >> VMCB_SEG_ATTR_DPL_SHIFT) & 3) != s->cpl) ||
+	    !(cs.attrib & VMCB_SEG_ATTR_P)) {
+		deliver_event(v, X86_VEC_GP, true, sel & 0xfffc, 0);
+		return;
+	}
+	if (call) {
+		push[0] = s->rip + e->in.len;
+		push[1] = s->cs.selector;
+		memcpy(buf, &push[0], w);
+		memcpy(buf + w, &push[1], w);
+		if (mem_access(e, s->rsp - 2 * w, buf, 2 * w, GUEST_ACC_WRITE))
+			return;
+		s->rsp -= 2 * w;
+	}
+	s->cs = cs;
+	s->cs.selector = (uint16_t)((sel & ~3u) | s->cpl);
+	s->rip = (cs.attrib & VMCB_SEG_ATTR_L) && (s->efer & EFER_LMA) ? off : (uint32_t)off;
 }
 
 static void emulate_io(struct emu *e)
@@ -514,7 +531,7 @@ static void emulate_ltr_lldt(struct emu *e)
 		next(e);
 		return;
 	}
-	if ((sel & 4) || load_descriptor(e, sel, &seg, 1) < 0 ||
+	if ((sel & 4) || guest_load_descriptor(e->v, sel, &seg, (s->efer & EFER_LMA) != 0) < 0 ||
 	    (seg.attrib & 0x1f) != (ltr ? 0x09 : 0x02) || !(seg.attrib & VMCB_SEG_ATTR_P)) {
 		deliver_event(e->v, X86_VEC_GP, true, sel & 0xfffc, 0);
 		return;
@@ -564,7 +581,7 @@ static void emulate_mov_sreg(struct emu *e)
 			return;
 		}
 		seg.selector = sel;
-	} else if (load_descriptor(e, sel, &seg, 0) < 0 || !(seg.attrib & VMCB_SEG_ATTR_P)) {
+	} else if (guest_load_descriptor(e->v, sel, &seg, 0) < 0 || !(seg.attrib & VMCB_SEG_ATTR_P)) {
 		deliver_event(e->v, sr == 2 ? X86_VEC_GP : X86_VEC_GP, true, sel & 0xfffc, 0);
 		return;
 	}
@@ -793,6 +810,10 @@ static void emulate(struct emu *e)
 		return;
 	case INSN_RET_FAR:
 		far_return(e, 0);
+		return;
+	case INSN_JMP_FAR:
+	case INSN_CALL_FAR:
+		far_transfer(e, in->mnemonic == INSN_CALL_FAR);
 		return;
 	case INSN_MOV_TO_SREG:
 	case INSN_POP_SREG:

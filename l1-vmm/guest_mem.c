@@ -128,3 +128,34 @@ int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsig
 	}
 	return 0;
 }
+
+int guest_sys_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsigned acc)
+{
+	uint8_t cpl = v->vmcb.save.cpl;
+	uint64_t addr;
+	uint32_t ec;
+	int rc;
+
+	v->vmcb.save.cpl = 0;
+	rc = guest_virt_access(v, gva, buf, len, acc, &ec, &addr);
+	v->vmcb.save.cpl = cpl;
+	return rc;
+}
+
+int guest_load_descriptor(struct vcpu *v, uint16_t sel, struct vmcb_seg *seg, int system)
+{
+	const struct vmcb_save_area *s = &v->vmcb.save;
+	const struct vmcb_seg *table = (sel & 4) ? &s->ldtr : &s->gdtr;
+	uint64_t d[2] = {0, 0};
+	unsigned size = system ? 16 : 8;
+
+	if ((sel & ~7u) + size - 1 > table->limit || guest_sys_access(v, table->base + (sel & ~7u), d, size, 0))
+		return -1;
+	seg->selector = sel;
+	seg->attrib = (uint16_t)(((d[0] >> 40) & 0xff) | ((d[0] >> 44) & 0xf00));
+	seg->limit = (uint32_t)((d[0] & 0xffff) | ((d[0] >> 32) & 0xf0000));
+	if (seg->attrib & VMCB_SEG_ATTR_G)
+		seg->limit = (seg->limit << 12) | 0xfff;
+	seg->base = ((d[0] >> 16) & 0xffffff) | ((d[0] >> 32) & 0xff000000ull) | (system ? d[1] << 32 : 0);
+	return 0;
+}

@@ -29,4 +29,13 @@ void *guest_phys_ptr(struct vcpu *v, uint64_t gpa, uint64_t len);
 int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsigned acc,
 		      uint32_t *pf_error, uint64_t *pf_addr);
 
+/* An implicit supervisor access (descriptor tables, the TSS, the stack an exception is delivered
+ * on): made with CPL 0's rights whatever the guest's CPL. 0, or non-zero when it faulted. */
+int guest_sys_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsigned acc);
+
+/* Reads the guest's descriptor for selector sel (GDT, or LDT when TI is set) into seg, in the
+ * VMCB's form; system: a 16-byte system descriptor (TSS, LDT) of long mode. 0, or -1 when the
+ * selector is outside its table or the table is unreadable. */
+int guest_load_descriptor(struct vcpu *v, uint16_t sel, struct vmcb_seg *seg, int system);
+
 #endif
