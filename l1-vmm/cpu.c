@@ -9,6 +9,7 @@
 #include "l0/nestbed.h"
 #include "l1-vmm/cpu.h"
 #include "l1-vmm/exits.h"
+#include "l1-vmm/lapic.h"
 #include "l1-vmm/layout.h"
 
 #define MSR_STAR 0xc0000081
@@ -110,6 +111,15 @@ void nbvmm_host_trap(struct nbvmm_frame *f);
 void nbvmm_host_trap(struct nbvmm_frame *f)
 {
 	uint64_t cr2;
+
+	/* nbvmm's timer, taken while it sleeps in its emulation of a guest's HLT. */
+	if (f->vector == NBVMM_TIMER_VECTOR) {
+		lapic_eoi();
+		lapic_timer_fired();
+		return;
+	}
+	if (f->vector == NBVMM_SPURIOUS_VECTOR)
+		return;
 
 	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
 	nb_printf("nbvmm: internal fault: vector %llu, error code 0x%llx, RIP 0x%llx, RSP 0x%llx, CR2 0x%llx\n",

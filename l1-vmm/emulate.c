@@ -16,6 +16,7 @@
 #include "l1-vmm/guest_mem.h"
 #include "l1-vmm/layout.h"
 #include "l1-vmm/trace.h"
+#include "l1-vmm/vlapic.h"
 #include "shadow/insn_decode.h"
 
 #define MSR_TSC 0x10
@@ -657,10 +658,16 @@ static void emulate(struct emu *e)
 		if (in->mnemonic == INSN_CLI) {
 			s->rflags &= ~X86_RFLAGS_IF;
 		} else {
-			/* STI holds interrupts off for one more instruction (the STI shadow). */
-			if (!(s->rflags & X86_RFLAGS_IF))
-				v->vmcb.control.int_state |= SVM_INTERRUPT_SHADOW_MASK;
+			int was_off = !(s->rflags & X86_RFLAGS_IF);
+
 			s->rflags |= X86_RFLAGS_IF;
+			/* STI holds interrupts off for one more instruction (the STI shadow, APM vol. 3
+			 * STI): with one pending, step that instruction before delivering it. */
+			if (was_off && vlapic_pending(v) >= 0) {
+				v->lapic.int_shadow_step = true;
+				v->step_tf_saved = (s->rflags & X86_RFLAGS_TF) != 0;
+				s->rflags |= X86_RFLAGS_TF;
+			}
 		}
 		next(e);
 		return;
@@ -672,8 +679,11 @@ static void emulate(struct emu *e)
 			vcpu_shutdown(v, "HLT with interrupts disabled: nothing can wake the guest");
 			return;
 		}
-		/* Sleep until nbvmm's next interrupt rather than spin. */
-		__asm__ volatile("sti; hlt; cli" ::: "memory");
+		/* Sleep until the guest's next interrupt (nbvmm's timer is aimed at its next timer
+		 * expiry, or at nbvmm's own tick) rather than spin. */
+		vlapic_poll_timer(v);
+		if (vlapic_pending(v) < 0)
+			__asm__ volatile("sti; hlt; cli" ::: "memory");
 		return;
 	case INSN_IN:
 	case INSN_OUT:
@@ -992,20 +1002,20 @@ void emulate_pt_write(struct vcpu *v)
 	next(&e);
 }
 
-void emulate_unassigned_mmio(struct vcpu *v, uint64_t gpa)
+void emulate_mmio(struct vcpu *v, uint64_t gpa)
 {
 	struct emu e = {.v = v};
 	const struct insn *in = &e.in;
 	struct nb_trace_record rec = {0};
-	int load;
+	int apic = gpa >= VLAPIC_BASE && gpa < VLAPIC_BASE + VLAPIC_SIZE, load;
+	uint64_t val;
 
 	if (fetch(&e)) {
 		trace_exit(v, NB_ACT_DELIVERED, 0, 0);
 		return;
 	}
 	trace_exit(v, NB_ACT_EMULATED, e.bytes, in->len);
-	/* MOV to or from memory is what guests use on device registers; nothing answers at gpa,
-	 * so reads see all ones and writes vanish, as on a real bus (and as L0 does). */
+	/* MOV to or from memory is what guests use on device registers. */
 	load = in->map == INSN_MAP_PRIMARY && (in->opcode == 0x8a || in->opcode == 0x8b);
 	if (!(load || (in->map == INSN_MAP_PRIMARY && (in->opcode == 0x88 || in->opcode == 0x89 ||
 						       ((in->opcode == 0xc6 || in->opcode == 0xc7) &&
@@ -1014,14 +1024,19 @@ void emulate_unassigned_mmio(struct vcpu *v, uint64_t gpa)
 				 "cannot emulate");
 		return;
 	}
-	rec.kind = NB_EV_MMIO;
-	rec.addr = gpa;
+	rec.kind = apic ? NB_EV_APIC : NB_EV_MMIO;
+	rec.addr = apic ? gpa - VLAPIC_BASE : gpa;
 	rec.aux = in->opsize | (load ? 0 : NB_IO_DIR_OUT);
 	if (load) {
-		reg_set(&e, in->reg, in->opsize, ~0ull);
-		rec.old_val = ~0ull;
+		/* Nothing answers outside the APIC: reads see all ones, as on a real bus and at L0. */
+		val = apic ? vlapic_read(v, (unsigned)(gpa - VLAPIC_BASE)) : ~0ull;
+		reg_set(&e, in->reg, in->opsize, val);
+		rec.old_val = val;
 	} else {
-		rec.new_val = in->imm_size ? in->imm : reg_get(&e, in->reg, in->opsize);
+		val = in->imm_size ? in->imm : reg_get(&e, in->reg, in->opsize);
+		if (apic)
+			vlapic_write(v, (unsigned)(gpa - VLAPIC_BASE), (uint32_t)val);
+		rec.new_val = val;
 	}
 	trace_guest_event(v, &rec);
 	next(&e);

@@ -39,7 +39,7 @@ static void exit_pf(struct vcpu *v)
 		emulate_pt_write(v);
 		break;
 	case SPT_MMIO:
-		emulate_unassigned_mmio(v, fault.gpa);
+		emulate_mmio(v, fault.gpa);
 		break;
 	case -SHADOW_EFAULT:
 		/* The guest's own tables lead outside its RAM: nothing answers there, so the walk
@@ -72,6 +72,21 @@ void handle_exit(struct vcpu *v)
 	case SVM_EXIT_EXCP_SS:
 		emulate_trapped_insn(v);
 		break;
+	case SVM_EXIT_EXCP_DB:
+		if (v->lapic.int_shadow_step) {
+			/* nbvmm's own single step over the instruction after STI: the interrupt it
+			 * held back is delivered next (run_guest); the guest sees #DB only if it was
+			 * stepping itself. */
+			v->lapic.int_shadow_step = false;
+			v->vmcb.save.rflags &= ~X86_RFLAGS_TF;
+			trace_exit(v, NB_ACT_NONE, 0, 0);
+			if (!v->step_tf_saved)
+				break;
+			v->vmcb.save.rflags |= X86_RFLAGS_TF;
+		}
+		trace_exit(v, NB_ACT_DELIVERED, 0, 0);
+		deliver_event(v, X86_VEC_DB, false, 0, 0);
+		break;
 	case SVM_EXIT_EXCP_BP:
 		/* INT3 reached nbvmm through its DPL-0 gate (these hosts deliver #BP anyway): it is a
 		 * software interrupt, so the guest's gate DPL decides between #BP and #GP. */
@@ -82,8 +97,10 @@ void handle_exit(struct vcpu *v)
 	case SVM_EXIT_INTR:
 		/* nbvmm's own interrupt (its timer): taking the CPU back was the point. */
 		trace_exit(v, NB_ACT_NONE, 0, 0);
-		if (v->vmcb.control.exit_info_1 == NBVMM_TIMER_VECTOR)
+		if (v->vmcb.control.exit_info_1 == NBVMM_TIMER_VECTOR) {
 			lapic_eoi();
+			lapic_timer_fired();
+		}
 		if (v->deadline_tsc && nb_rdtsc() > v->deadline_tsc)
 			vcpu_stop(v, NB_STATUS_TIMEOUT, "the guest ran past its time limit (nbvmm's timer)");
 		break;

@@ -16,8 +16,8 @@ void handle_exit(struct vcpu *v);
 void emulate_trapped_insn(struct vcpu *v);
 /* emulate.c: a write to a guest page table (a read-only shadow leaf): emulate the store. */
 void emulate_pt_write(struct vcpu *v);
-/* emulate.c: a MOV to or from guest-physical memory where nothing is (no RAM, no device). */
-void emulate_unassigned_mmio(struct vcpu *v, uint64_t gpa);
+/* emulate.c: a MOV to or from guest-physical memory outside RAM: the local APIC, or nothing. */
+void emulate_mmio(struct vcpu *v, uint64_t gpa);
 /* emulate.c: the guest executed SYSCALL (the fault at NBVMM_SYSCALL_TRAP). */
 void emulate_syscall(struct vcpu *v);
 

@@ -4,6 +4,7 @@
  * run again. The APIC page (physical 0xFEE00000) is mapped with a 2 MiB page through a spare
  * entry of nbvmm's PDPT, so it is present, supervisor-only, in every shadow address space too.
  */
+#include "guests/lib/nbkernel.h"
 #include "l1-vmm/lapic.h"
 #include "l1-vmm/layout.h"
 #include "l1-vmm/page_alloc.h"
@@ -18,19 +19,20 @@
 #define LAPIC_TIMER_ICR 0x380
 #define LAPIC_TIMER_DCR 0x3e0
 #define LAPIC_SVR_ENABLE 0x100
-#define LAPIC_TIMER_PERIODIC (1u << 17)
 #define LAPIC_DCR_DIV16 0x3
 
-/* KVM's in-kernel APIC timer counts at 1 GHz (divide 1): with divide 16, 62.5 counts per us.
- * The tick only needs to be roughly periodic; nbvmm keeps time with the TSC. */
-#define LAPIC_COUNTS_PER_US_DIV16 62
+/* KVM's in-kernel APIC timer counts at 1 GHz before the divider: 62.5 counts per us at 16. */
+#define LAPIC_COUNTS_PER_MS_DIV16 62500ull
+
+static uint32_t tsc_per_ms;
+static uint64_t armed;
 
 static volatile uint32_t *reg(unsigned off)
 {
 	return (volatile uint32_t *)(uintptr_t)(LAPIC_VA + off);
 }
 
-void lapic_timer_start(uint32_t period_us)
+void lapic_init(uint32_t tsc_khz)
 {
 	uint64_t pd = page_alloc();
 	uint64_t *pde;
@@ -42,10 +44,26 @@ void lapic_timer_start(uint32_t period_us)
 	pde[0] = LAPIC_PHYS | NBVMM_PTE_P | NBVMM_PTE_W | NBVMM_PTE_PS | 0x18;
 	nbvmm_pdpt[LAPIC_PDPT_SLOT] = pd | NBVMM_PTE_P | NBVMM_PTE_W;
 
+	tsc_per_ms = tsc_khz ? tsc_khz : 1000000; /* without a rate, assume 1 GHz */
 	*reg(LAPIC_SVR) = LAPIC_SVR_ENABLE | NBVMM_SPURIOUS_VECTOR;
 	*reg(LAPIC_TIMER_DCR) = LAPIC_DCR_DIV16;
-	*reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_PERIODIC | NBVMM_TIMER_VECTOR;
-	*reg(LAPIC_TIMER_ICR) = period_us * LAPIC_COUNTS_PER_US_DIV16;
+	*reg(LAPIC_LVT_TIMER) = NBVMM_TIMER_VECTOR; /* one-shot */
+}
+
+void lapic_timer_arm(uint64_t tsc_deadline)
+{
+	uint64_t now = nb_rdtsc(), counts;
+
+	if (tsc_deadline == armed)
+		return;
+	armed = tsc_deadline;
+	counts = tsc_deadline > now ? (tsc_deadline - now) * LAPIC_COUNTS_PER_MS_DIV16 / tsc_per_ms : 1;
+	*reg(LAPIC_TIMER_ICR) = counts ? (counts > 0xffffffffull ? 0xffffffffu : (uint32_t)counts) : 1;
+}
+
+void lapic_timer_fired(void)
+{
+	armed = 0;
 }
 
 void lapic_eoi(void)

@@ -18,6 +18,7 @@
 #include "l1-vmm/exits.h"
 #include "l1-vmm/guest_mem.h"
 #include "l1-vmm/lapic.h"
+#include "l1-vmm/vlapic.h"
 #include "l1-vmm/page_alloc.h"
 #include "l1-vmm/trace.h"
 #include "nestbed/hypercall.h"
@@ -145,6 +146,28 @@ static void boot_guest(struct vcpu *v, const struct nb_boot_info *bi)
 		  v->vm_id, (unsigned long long)(mem >> 20));
 }
 
+/*
+ * The VMRUN loop. Before each entry: the guest's timer expiries become requests, a request the
+ * guest can take now is delivered, and nbvmm's own timer is aimed at whichever comes first, the
+ * guest's next expiry or nbvmm's 10 ms tick (which bounds how long a guest that never traps
+ * keeps nbvmm from its time limit).
+ */
+static void run_guest(struct vcpu *v, uint64_t tsc_khz)
+{
+	uint64_t tick = tsc_khz * 10, next_tick = nb_rdtsc() + tick, vnext, now;
+
+	while (!v->stopped) {
+		vnext = vlapic_poll_timer(v);
+		vlapic_inject(v);
+		now = nb_rdtsc();
+		if (now >= next_tick)
+			next_tick = now + tick;
+		lapic_timer_arm(vnext && vnext < next_tick ? vnext : next_tick);
+		vcpu_run(v);
+		handle_exit(v);
+	}
+}
+
 int nbvmm_main(struct nb_boot_info *bi)
 {
 	struct vcpu *v = &vcpu0;
@@ -161,15 +184,11 @@ int nbvmm_main(struct nb_boot_info *bi)
 	cpu_init(&guest_frame);
 	page_alloc_init(bi->free_start, bi->free_end < NBVMM_MAX_PHYS ? bi->free_end : NBVMM_MAX_PHYS);
 	boot_guest(v, bi);
-	/* A 10 ms tick: bounds how long a guest that never traps keeps nbvmm from running. */
-	lapic_timer_start(10000);
+	lapic_init(bi->tsc_khz);
+	vlapic_init(v, bi->tsc_khz);
 	if (option_u64(bi, "timeout", 0) && bi->tsc_khz)
 		v->deadline_tsc = nb_rdtsc() + option_u64(bi, "timeout", 0) * bi->tsc_khz * 1000;
-
-	while (!v->stopped) {
-		vcpu_run(v);
-		handle_exit(v);
-	}
+	run_guest(v, bi->tsc_khz ? bi->tsc_khz : 1000000);
 	trace_child_drain(v);
 	trace_flush();
 	nb_hc_exit(v->exit_status);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "l1-vmm/frame.h"
+#include "l1-vmm/vlapic.h"
 #include "nestbed/boot.h"
 #include "shadow/spt.h"
 #include "shadow/vmcb.h"
@@ -42,6 +43,8 @@ struct vcpu {
 	uint32_t tsc_aux;
 	uint8_t maxphyaddr;        /* physical-address width the guest sees (CPUID 8000_0008h) */
 	uint64_t deadline_tsc;     /* nbvmm stops the guest when its TSC passes this; 0: never */
+	struct vlapic lapic;       /* the guest's local APIC */
+	bool step_tf_saved;        /* the guest's own TF while nbvmm single-steps its STI shadow */
 	bool stopped;
 	int exit_status;
 	uint64_t exits;
