@@ -15,6 +15,7 @@
 #include "l1-vmm/exits.h"
 #include "l1-vmm/guest_mem.h"
 #include "l1-vmm/layout.h"
+#include "l1-vmm/page_alloc.h"
 #include "l1-vmm/trace.h"
 #include "l1-vmm/vlapic.h"
 #include "shadow/insn_decode.h"
@@ -187,12 +188,26 @@ static int cpl0(struct emu *e)
 	return 0;
 }
 
+/* Before spt may free shadow roots (a mode change, a CR3 switch that evicts a cached root),
+ * nbvmm leaves them for its own tables: the CPU must never run on a freed, reused page. The
+ * next VMRUN loads the right root again. */
+static void leave_shadow_roots(struct vcpu *v)
+{
+	uint64_t own = virt_to_phys(nbvmm_pml4);
+
+	if (v->loaded_cr3 != own) {
+		cpu_write_cr3(own);
+		v->loaded_cr3 = own;
+	}
+}
+
 static void mode_changed(struct vcpu *v)
 {
 	struct gpt_mode m;
 	struct vmcb_save_area *s = &v->vmcb.save;
 
 	gpt_mode_from_regs(&m, s->cr0, s->cr3, s->cr4, s->efer, v->maxphyaddr);
+	leave_shadow_roots(v);
 	spt_set_mode(&v->spt, &m);
 }
 
@@ -223,6 +238,7 @@ static int write_cr(struct emu *e, unsigned cr, uint64_t val)
 		    (val & ~((1ull << e->v->maxphyaddr) - 1) & ~((s->cr4 & CR4_PCIDE) ? 1ull << 63 : 0)))
 			return -1;
 		s->cr3 = val;
+		leave_shadow_roots(e->v);
 		spt_cr3_switch(&e->v->spt, val);
 		return 0;
 	case 4:
@@ -582,9 +598,28 @@ static void emulate_mov_sreg(struct emu *e)
 			return;
 		}
 		seg.selector = sel;
-	} else if (guest_load_descriptor(e->v, sel, &seg, 0) < 0 || !(seg.attrib & VMCB_SEG_ATTR_P)) {
-		deliver_event(e->v, sr == 2 ? X86_VEC_GP : X86_VEC_GP, true, sel & 0xfffc, 0);
-		return;
+	} else {
+		unsigned dpl, rpl = sel & 3, type;
+
+		if (guest_load_descriptor(e->v, sel, &seg, 0) < 0) {
+			deliver_event(e->v, X86_VEC_GP, true, sel & 0xfffc, 0);
+			return;
+		}
+		/* The checks of MOV Sreg (AMD APM vol. 3): SS needs a writable data segment at
+		 * exactly CPL; the others a data or readable code segment no more privileged than
+		 * CPL and RPL (unless conforming code). */
+		dpl = (seg.attrib >> VMCB_SEG_ATTR_DPL_SHIFT) & 3;
+		type = seg.attrib & 0xf;
+		if (!(seg.attrib & VMCB_SEG_ATTR_S) ||
+		    (sr == 2 ? ((type & 0xa) != 0x2 || rpl != s->cpl || dpl != s->cpl)
+			     : ((type & 0xa) == 0x8 || (!((type & 0xc) == 0xc) && dpl < (rpl > s->cpl ? rpl : s->cpl))))) {
+			deliver_event(e->v, X86_VEC_GP, true, sel & 0xfffc, 0);
+			return;
+		}
+		if (!(seg.attrib & VMCB_SEG_ATTR_P)) {
+			deliver_event(e->v, sr == 2 ? 12 : 11, true, sel & 0xfffc, 0); /* #SS or #NP */
+			return;
+		}
 	}
 	if (code_mode(e->v) == INSN_MODE_64 && (sr == 4 || sr == 5))
 		seg.base = sr == 4 ? s->fs.base : s->gs.base; /* 64-bit bases come from the MSRs */
@@ -638,6 +673,35 @@ static void emulate_sysret(struct emu *e)
 		       (e->in.opsize == 8 ? VMCB_SEG_ATTR_L : VMCB_SEG_ATTR_DB);
 	s->ss.selector = (uint16_t)((base + 8) | 3);
 	s->cpl = 3;
+}
+
+/* SYSENTER and SYSEXIT in legacy mode (AMD APM vol. 3): flat segments derived from
+ * SYSENTER_CS, stack and entry point from the SYSENTER MSRs, or back to CPL 3 at EDX with ECX. */
+static void emulate_sysenter_sysexit(struct emu *e, int enter)
+{
+	struct vmcb_save_area *s = &e->v->vmcb.save;
+	uint16_t base = (uint16_t)s->sysenter_cs & 0xfffc;
+	unsigned cpl = enter ? 0 : 3;
+	uint16_t flat = VMCB_SEG_ATTR_P | VMCB_SEG_ATTR_S | VMCB_SEG_ATTR_DB | VMCB_SEG_ATTR_G |
+			(uint16_t)(cpl << VMCB_SEG_ATTR_DPL_SHIFT);
+
+	if (!(s->cr0 & CR0_PE) || base == 0 || (!enter && s->cpl != 0)) {
+		gp0(e);
+		return;
+	}
+	if (enter) {
+		s->cs = (struct vmcb_seg){base, (uint16_t)(flat | 0xb), 0xffffffff, 0};
+		s->ss = (struct vmcb_seg){(uint16_t)(base + 8), (uint16_t)(flat | 0x3), 0xffffffff, 0};
+		s->rip = (uint32_t)s->sysenter_eip;
+		s->rsp = (uint32_t)s->sysenter_esp;
+		s->rflags &= ~(X86_RFLAGS_IF | X86_RFLAGS_VM | X86_RFLAGS_RF);
+	} else {
+		s->cs = (struct vmcb_seg){(uint16_t)((base + 16) | 3), (uint16_t)(flat | 0xb), 0xffffffff, 0};
+		s->ss = (struct vmcb_seg){(uint16_t)((base + 24) | 3), (uint16_t)(flat | 0x3), 0xffffffff, 0};
+		s->rip = (uint32_t)*vcpu_gpr(e->v, 2);
+		s->rsp = (uint32_t)*vcpu_gpr(e->v, 1);
+	}
+	s->cpl = (uint8_t)cpl;
 }
 
 static void emulate(struct emu *e)
@@ -839,6 +903,7 @@ static void emulate(struct emu *e)
 		emulate_syscall(v);
 		return;
 	case INSN_INT:
+	case INSN_INT3:
 	case INSN_INTO:
 	case INSN_INT1:
 		/* On these machines INT n from ring 3 arrives as #UD at the instruction. */
@@ -852,8 +917,17 @@ static void emulate(struct emu *e)
 			deliver_event(v, X86_VEC_DB, false, 0, 0);
 			return;
 		}
-		deliver_event(v, in->mnemonic == INSN_INT ? (unsigned)in->imm & 0xff : 4, false, 0, in->len);
+		deliver_event(v, in->mnemonic == INSN_INT ? (unsigned)in->imm & 0xff : in->mnemonic == INSN_INT3 ? 3 : 4,
+			      false, 0, in->len);
 		return;
+	case INSN_OTHER:
+		/* SYSENTER (0F 34) and SYSEXIT (0F 35): the decoder sizes them; in long mode the
+		 * real CPU rejects them (#UD), so a 32-bit guest's fast system calls come here. */
+		if (in->map == INSN_MAP_0F && (in->opcode == 0x34 || in->opcode == 0x35) && !(s->efer & EFER_LMA)) {
+			emulate_sysenter_sysexit(e, in->opcode == 0x34);
+			return;
+		}
+		/* fall through */
 	default:
 		/* Not an instruction nbvmm emulates: the guest gets what the CPU raised. */
 		tmp = v->vmcb.control.exit_code - SVM_EXIT_EXCP_DE;

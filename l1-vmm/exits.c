@@ -85,6 +85,9 @@ void handle_exit(struct vcpu *v)
 			v->vmcb.save.rflags |= X86_RFLAGS_TF;
 		}
 		trace_exit(v, NB_ACT_DELIVERED, 0, 0);
+		/* DR6.BS: what the guest's handler reads to know it was a single step. */
+		if (v->vmcb.save.rflags & X86_RFLAGS_TF)
+			v->dr[6] |= 0x4000;
 		deliver_event(v, X86_VEC_DB, false, 0, 0);
 		break;
 	case SVM_EXIT_EXCP_BP:

@@ -31,8 +31,10 @@
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
-/* boot.S: the page directory pointer table of nbvmm's map, shared by every shadow root. */
+/* boot.S: the page directory pointer table of nbvmm's map, shared by every shadow root, and
+ * nbvmm's own PML4 (that map, plus the loader's identity map of low memory). */
 extern uint64_t nbvmm_pdpt[512];
+extern uint64_t nbvmm_pml4[512];
 #endif
 
 #endif
