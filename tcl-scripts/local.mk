@@ -26,4 +26,4 @@ CLEANFILES += tcl-scripts/pkgIndex.tcl tcl-scripts/pkgIndex.tcl-t
 
 EXTRA_DIST += tcl-scripts/pkgIndex.tcl.in tcl-scripts/README.md tcl-scripts/scenarios/common.tcl \
 	tcl-scripts/scenarios/quickstart.tcl tcl-scripts/scenarios/tracing-cost.tcl \
-	tcl-scripts/scenarios/depths.tcl
+	tcl-scripts/scenarios/depths.tcl tcl-scripts/scenarios/shadow-paging.tcl

@@ -32,11 +32,27 @@ int nbtcl_nb_error(Tcl_Interp *interp, const struct nb_error *err);
  */
 Tcl_Obj *nbtcl_image_find(Tcl_Interp *interp, const char *name);
 
+/* The word that names the built guest hypervisor in -image, rather than a path. */
+#define NBTCL_VMM_NAME "nbvmm"
+
+/* 1 when an -image value is the word nbvmm (resolved by nbtcl_image_resolve when the machine runs). */
+int nbtcl_image_is_vmm_name(Tcl_Obj *image);
+
+/*
+ * The file a node of a machine tree runs: its -image, or the built nbvmm when -image is the word
+ * nbvmm or is empty (a hypervisor node may leave it out). The object itself or a new one, or NULL
+ * with a NESTBED IMAGE error.
+ */
+Tcl_Obj *nbtcl_image_resolve(Tcl_Interp *interp, Tcl_Obj *image);
+
 /*
  * The deepest machine tree this build can run, and why deeper trees cannot run: a sentence for
  * error messages, a new object with refcount 0.
  */
 int nbtcl_max_depth(Tcl_Interp *interp, Tcl_Obj **why);
+
+/* Guests one hypervisor (nbvmm) runs: today one, the first module it is given. */
+#define NBTCL_GUESTS_PER_VMM 1
 
 /* A machine object: its options, and its run (console callback, errors). */
 struct nbtcl_machine;
@@ -51,6 +67,7 @@ struct nbtcl_machine_view {
 	Tcl_Obj *memory;    /* as given, e.g. 64M */
 	Tcl_Obj *options;
 	Tcl_Obj *modules;   /* list of {name path ?args?} */
+	Tcl_Obj *guests;    /* list of guests, each a list of -option value pairs */
 	Tcl_Obj *kvm;       /* "" for the default */
 	uint64_t mem_bytes;
 	uint64_t ring_bytes;

@@ -15,9 +15,12 @@
 #include "tcl-scripts/nbtcl.h"
 #include "tracer/store.h"
 
-/* Deepest tree L0 can run today: it boots one kernel, and the guest hypervisor cannot yet run
- * guests of its own. Raise it when L0 hands nbvmm its guests. */
+/* Without nbvmm L0 boots one kernel: depth 1. */
 #define NBTCL_DEPTH_WITHOUT_VMM 1
+/* With nbvmm at L1 its guest runs at L2 by trap-and-emulate with shadow paging. nbvmm offers its
+ * guest no virtual SVM yet, so that guest cannot be another hypervisor: raise this (and say so in
+ * nbtcl_max_depth) when it does. */
+#define NBTCL_DEPTH_WITH_VMM 2
 
 /* Appends to `candidates` the places NAME may be, in the order they are searched. */
 static void image_candidates(const char *name, Tcl_Obj *candidates)
@@ -66,21 +69,37 @@ out:
 	return found;
 }
 
+int nbtcl_image_is_vmm_name(Tcl_Obj *image)
+{
+	return strcmp(Tcl_GetString(image), NBTCL_VMM_NAME) == 0;
+}
+
+Tcl_Obj *nbtcl_image_resolve(Tcl_Interp *interp, Tcl_Obj *image)
+{
+	if (Tcl_GetString(image)[0] && !nbtcl_image_is_vmm_name(image))
+		return image;
+	return nbtcl_image_find(interp, NBTCL_VMM_NAME);
+}
+
 int nbtcl_max_depth(Tcl_Interp *interp, Tcl_Obj **why)
 {
-	Tcl_Obj *vmm = nbtcl_image_find(interp, "nbvmm");
+	Tcl_Obj *vmm = nbtcl_image_find(interp, NBTCL_VMM_NAME);
+	int depth;
 
 	if (!vmm) {
-		*why = Tcl_ObjPrintf("the guest hypervisor nbvmm is not built (%s)",
+		*why = Tcl_ObjPrintf("depth 2 needs the guest hypervisor nbvmm, which is not built (%s)",
 				     Tcl_GetString(Tcl_GetObjResult(interp)));
+		depth = NBTCL_DEPTH_WITHOUT_VMM;
 	} else {
 		Tcl_IncrRefCount(vmm);
-		*why = Tcl_ObjPrintf("nbvmm is built (%s), but this version of L0 cannot yet run guests under it",
+		*why = Tcl_ObjPrintf("depth 3 and deeper need virtual SVM, which nbvmm (%s) does not offer its guest "
+				     "yet: its guest cannot be another hypervisor",
 				     Tcl_GetString(vmm));
 		Tcl_DecrRefCount(vmm);
+		depth = NBTCL_DEPTH_WITH_VMM;
 	}
 	Tcl_ResetResult(interp);
-	return NBTCL_DEPTH_WITHOUT_VMM;
+	return depth;
 }
 
 /* nestbed::image NAME: the path of a built image. */
@@ -100,7 +119,8 @@ int nbtcl_image_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const 
 
 /*
  * nestbed::capabilities: what this build and this host can do, as a dict: version, max_depth,
- * depth_limit (why deeper trees cannot run: a sentence for the user), kvm (1 when /dev/kvm
+ * depth_limit (why deeper trees cannot run: a sentence for the user), max_guests (guests each
+ * hypervisor of a tree runs), kvm (1 when /dev/kvm
  * can be opened for reading and writing), builddir and imagedir (where images are looked for),
  * schema_version (of the trace databases this build writes and reads).
  */
@@ -117,6 +137,7 @@ int nbtcl_capabilities_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj 
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("version", -1), Tcl_NewStringObj(NBTCL_VERSION, -1));
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("max_depth", -1), Tcl_NewIntObj(depth));
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("depth_limit", -1), why);
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("max_guests", -1), Tcl_NewIntObj(NBTCL_GUESTS_PER_VMM));
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("kvm", -1), Tcl_NewBooleanObj(access("/dev/kvm", R_OK | W_OK) == 0));
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("builddir", -1), Tcl_NewStringObj(NBTCL_BUILDDIR, -1));
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("imagedir", -1), Tcl_NewStringObj(NBTCL_IMAGEDIR, -1));

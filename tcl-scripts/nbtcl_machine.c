@@ -4,10 +4,18 @@
  * own); the object command it returns has configure, cget, run and destroy, as Tk widgets and
  * sqlite3 connections do.
  *
+ * A node with -guests is a hypervisor: it runs nbvmm, whose contract fixes the rest of the tree
+ * (l1-vmm/main.c): its first module is the guest's image with the guest's options as arguments,
+ * its other modules are handed to the guest, and its options say the guest's memory and trace
+ * ring. So a hypervisor node may leave -image out (or give the word nbvmm) for the built nbvmm,
+ * takes no -modules of its own, and its guest's options, memory and ring must fit what a module
+ * and nbvmm's options can carry. nbtcl_run.c maps the tree onto the machine L0 runs.
+ *
  * Options are kept as the Tcl_Obj the script gave (cget returns them unchanged) and checked
  * when they are set, so that a typo fails at the line that made it rather than at run time:
- * the images must exist, sizes must parse, the tree must be well formed. What only libnestbed
- * can judge (memory limits, the image's format) is reported by the run.
+ * the images must exist, sizes must parse, the tree must be well formed. What only this build
+ * (how deep a tree and how many guests per hypervisor it runs) or libnestbed (memory limits, the
+ * image's format) can judge is reported by the run.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,9 +35,11 @@ static const char *const machine_opt_names[] = {"-image", "-memory", "-options",
 						 "-ringsize", "-kvm", NULL};
 static const char *const machine_opt_defaults[] = {"", "64M", "", "", "", "1M", "/dev/kvm"};
 
-/* A guest in -guests takes the options that describe an image, not the host-side ones. */
-enum guest_opt { GOPT_IMAGE, GOPT_MEMORY, GOPT_OPTIONS, GOPT_MODULES, GOPT_GUESTS };
-static const char *const guest_opt_names[] = {"-image", "-memory", "-options", "-modules", "-guests", NULL};
+/* A guest in -guests takes the options that describe an image, not the host-side ones; its
+ * -memory and -ringsize become its hypervisor's mem= and ring= options. */
+enum guest_opt { GOPT_IMAGE, GOPT_MEMORY, GOPT_OPTIONS, GOPT_MODULES, GOPT_GUESTS, GOPT_RINGSIZE };
+static const char *const guest_opt_names[] = {"-image", "-memory", "-options", "-modules", "-guests",
+					       "-ringsize", NULL};
 
 struct nbtcl_machine {
 	Tcl_Interp *interp;
@@ -72,8 +82,9 @@ static int check_file(Tcl_Interp *interp, const char *what, Tcl_Obj *path)
 	return TCL_OK;
 }
 
-/* -modules {{name path ?args?} ...}: the limits are those of struct nb_module_spec. */
-static int check_modules(Tcl_Interp *interp, Tcl_Obj *modules)
+/* -modules {{name path ?args?} ...}: the limits are those of struct nb_module_spec, and at most
+ * `max` modules (a guest's hypervisor keeps one module for the guest's image). */
+static int check_modules(Tcl_Interp *interp, Tcl_Obj *modules, int max)
 {
 	struct nb_module_spec spec;
 	Tcl_Obj **mv, **fv;
@@ -83,8 +94,9 @@ static int check_modules(Tcl_Interp *interp, Tcl_Obj *modules)
 	if (Tcl_ListObjGetElements(NULL, modules, &mc, &mv) != TCL_OK)
 		return nbtcl_error(interp, NB_E_USAGE, "-modules '%s': not a list of {name path ?args?}",
 				   Tcl_GetString(modules));
-	if (mc > NB_MAX_MODULES)
-		return nbtcl_error(interp, NB_E_USAGE, "-modules: %d modules, at most %d", mc, NB_MAX_MODULES);
+	if (mc > max)
+		return nbtcl_error(interp, NB_E_USAGE, "-modules: %d modules, at most %d%s", mc, max,
+				   max < NB_MAX_MODULES ? " (the hypervisor keeps one for the guest's image)" : "");
 	for (i = 0; i < mc; i++) {
 		if (Tcl_ListObjGetElements(NULL, mv[i], &fc, &fv) != TCL_OK || fc < 2 || fc > 3)
 			return nbtcl_error(interp, NB_E_USAGE, "-modules: '%s' is not {name path ?args?}",
@@ -104,14 +116,62 @@ static int check_modules(Tcl_Interp *interp, Tcl_Obj *modules)
 	return TCL_OK;
 }
 
+/* The number of guests in a -guests value (checked to be a list where it was set). */
+static int guest_count(Tcl_Obj *guests)
+{
+	int n;
+
+	return Tcl_ListObjLength(NULL, guests, &n) == TCL_OK ? n : 0;
+}
+
+/* A node's -image: a file, or the word nbvmm, or nothing on a hypervisor node (one with guests). */
+static int check_image(Tcl_Interp *interp, const char *what, Tcl_Obj *image, int has_guests)
+{
+	if (!Tcl_GetString(image)[0] && has_guests)
+		return TCL_OK;
+	if (!Tcl_GetString(image)[0])
+		return nbtcl_error(interp, NB_E_USAGE, "%s: no image given (-image PATH)", what);
+	if (nbtcl_image_is_vmm_name(image))
+		return TCL_OK;
+	return check_file(interp, "guest image", image);
+}
+
+/* nbvmm runs its guest from its first module: a hypervisor node has no modules of its own. */
+static int check_vmm_modules(Tcl_Interp *interp, const char *what, Tcl_Obj *modules, int has_guests)
+{
+	if (has_guests && guest_count(modules) > 0)
+		return nbtcl_error(interp, NB_E_USAGE,
+				   "%s: a hypervisor (a node with -guests) takes no -modules of its own: give them to its guest",
+				   what);
+	return TCL_OK;
+}
+
+/* A guest's -memory and -ringsize become nbvmm's mem=MIB and ring=KIB: whole MiB and KiB. */
+static int check_guest_size(Tcl_Interp *interp, int level, const char *opt, Tcl_Obj *value, uint64_t unit,
+			    const char *unit_name)
+{
+	char what[64];
+	uint64_t size;
+
+	snprintf(what, sizeof(what), "-guests: level-%d guest: %s", level, opt);
+	if (check_size(interp, what, value, &size) != TCL_OK)
+		return TCL_ERROR;
+	if (size == 0 || size % unit)
+		return nbtcl_error(interp, NB_E_USAGE, "%s '%s': its hypervisor gives it a whole, non-zero number of %s",
+				   what, Tcl_GetString(value), unit_name);
+	return TCL_OK;
+}
+
 static int check_guests(Tcl_Interp *interp, Tcl_Obj *guests, int level, int *depth);
 
-/* One guest of -guests: {-image PATH ?-memory SIZE? ?-options STR? ?-modules LIST? ?-guests LIST?}. */
+/* One guest of -guests: {?-image PATH? ?-memory SIZE? ?-options STR? ?-modules LIST? ?-ringsize SIZE?
+ * ?-guests LIST?}. */
 static int check_guest(Tcl_Interp *interp, Tcl_Obj *guest, int level, int *depth)
 {
-	Tcl_Obj **v, *image = NULL;
-	uint64_t size;
-	int n, i, idx;
+	struct nb_module_spec spec;
+	Tcl_Obj **v, *image = NULL, *modules = NULL;
+	int n, i, idx, has_guests = 0;
+	char what[64];
 
 	if (Tcl_ListObjGetElements(NULL, guest, &n, &v) != TCL_OK || n % 2)
 		return nbtcl_error(interp, NB_E_USAGE, "-guests: level-%d guest '%s' is not a list of -option value pairs",
@@ -125,25 +185,38 @@ static int check_guest(Tcl_Interp *interp, Tcl_Obj *guest, int level, int *depth
 			image = v[i + 1];
 			break;
 		case GOPT_MEMORY:
-			if (check_size(interp, "-guests: -memory", v[i + 1], &size) != TCL_OK)
+			if (check_guest_size(interp, level, "-memory", v[i + 1], 1ull << 20, "MiB") != TCL_OK)
+				return TCL_ERROR;
+			break;
+		case GOPT_RINGSIZE:
+			if (check_guest_size(interp, level, "-ringsize", v[i + 1], 1ull << 10, "KiB") != TCL_OK)
 				return TCL_ERROR;
 			break;
 		case GOPT_OPTIONS:
+			/* The hypervisor passes them as the arguments of the guest image's module. */
+			if (strlen(Tcl_GetString(v[i + 1])) >= sizeof(spec.args))
+				return nbtcl_error(interp, NB_E_USAGE, "-guests: level-%d guest: -options longer than %zu characters",
+						   level, sizeof(spec.args) - 1);
 			break;
 		case GOPT_MODULES:
-			if (check_modules(interp, v[i + 1]) != TCL_OK)
+			modules = v[i + 1];
+			if (check_modules(interp, modules, NB_MAX_MODULES - 1) != TCL_OK)
 				return TCL_ERROR;
 			break;
 		case GOPT_GUESTS:
 			if (check_guests(interp, v[i + 1], level + 1, depth) != TCL_OK)
 				return TCL_ERROR;
+			has_guests = guest_count(v[i + 1]) > 0;
 			break;
 		}
 	}
-	if (!image)
+	snprintf(what, sizeof(what), "-guests: level-%d guest", level);
+	if (modules && check_vmm_modules(interp, what, modules, has_guests) != TCL_OK)
+		return TCL_ERROR;
+	if (!image && !has_guests)
 		return nbtcl_error(interp, NB_E_USAGE, "-guests: level-%d guest '%s' has no -image", level,
 				   Tcl_GetString(guest));
-	return check_file(interp, "guest image", image);
+	return image ? check_image(interp, what, image, has_guests) : TCL_OK;
 }
 
 /* Guests at `level`; *depth becomes the deepest level seen. */
@@ -167,13 +240,14 @@ static int check_guests(Tcl_Interp *interp, Tcl_Obj *guests, int level, int *dep
 
 /*
  * Sets options from -name value pairs: every value is checked before any is applied, so a
- * failed configure leaves the machine as it was.
+ * failed configure leaves the machine as it was. `what` names the command in messages.
  */
-static int machine_configure(Tcl_Interp *interp, struct nbtcl_machine *m, int objc, Tcl_Obj *const objv[])
+static int machine_configure(Tcl_Interp *interp, struct nbtcl_machine *m, const char *what, int objc,
+			     Tcl_Obj *const objv[])
 {
 	Tcl_Obj *val[OPT_COUNT] = {0};
 	uint64_t mem = m->mem_bytes, ring = m->ring_bytes;
-	int depth = m->depth, i, idx;
+	int depth = m->depth, i, idx, has_guests, tree_changed;
 
 	if (m->running)
 		return nbtcl_error(interp, NB_E_USAGE, "machine %s is running: its options cannot change until the run ends",
@@ -185,13 +259,11 @@ static int machine_configure(Tcl_Interp *interp, struct nbtcl_machine *m, int ob
 			return nbtcl_error(interp, NB_E_USAGE, "option %s needs a value", machine_opt_names[idx]);
 		val[idx] = objv[i + 1];
 	}
-	if (val[OPT_IMAGE] && check_file(interp, "guest image", val[OPT_IMAGE]) != TCL_OK)
-		return TCL_ERROR;
 	if (val[OPT_MEMORY] && check_size(interp, "-memory", val[OPT_MEMORY], &mem) != TCL_OK)
 		return TCL_ERROR;
 	if (val[OPT_RINGSIZE] && check_size(interp, "-ringsize", val[OPT_RINGSIZE], &ring) != TCL_OK)
 		return TCL_ERROR;
-	if (val[OPT_MODULES] && check_modules(interp, val[OPT_MODULES]) != TCL_OK)
+	if (val[OPT_MODULES] && check_modules(interp, val[OPT_MODULES], NB_MAX_MODULES) != TCL_OK)
 		return TCL_ERROR;
 	if (val[OPT_GUESTS]) {
 		depth = 1;
@@ -200,9 +272,18 @@ static int machine_configure(Tcl_Interp *interp, struct nbtcl_machine *m, int ob
 	}
 	if (val[OPT_KVM] && !Tcl_GetString(val[OPT_KVM])[0])
 		return nbtcl_error(interp, NB_E_USAGE, "-kvm: empty path (the default is /dev/kvm)");
-	for (i = 0; i < OPT_COUNT; i++) {
+	/* What depends on several options is checked on the machine as it will be; the image file only
+	 * when it or the tree is set (a run reports an image that has gone since). */
+	tree_changed = val[OPT_IMAGE] || val[OPT_GUESTS] || !m->token;
+	for (i = 0; i < OPT_COUNT; i++)
 		if (!val[i])
-			continue;
+			val[i] = m->opt[i];
+	has_guests = guest_count(val[OPT_GUESTS]) > 0;
+	if (tree_changed && check_image(interp, what, val[OPT_IMAGE], has_guests) != TCL_OK)
+		return TCL_ERROR;
+	if (check_vmm_modules(interp, what, val[OPT_MODULES], has_guests) != TCL_OK)
+		return TCL_ERROR;
+	for (i = 0; i < OPT_COUNT; i++) {
 		Tcl_IncrRefCount(val[i]);
 		Tcl_DecrRefCount(m->opt[i]);
 		m->opt[i] = val[i];
@@ -243,6 +324,7 @@ void nbtcl_machine_view(struct nbtcl_machine *m, struct nbtcl_machine_view *v)
 	v->memory = m->opt[OPT_MEMORY];
 	v->options = m->opt[OPT_OPTIONS];
 	v->modules = m->opt[OPT_MODULES];
+	v->guests = m->opt[OPT_GUESTS];
 	v->kvm = m->opt[OPT_KVM];
 	v->mem_bytes = m->mem_bytes;
 	v->ring_bytes = m->ring_bytes;
@@ -275,7 +357,7 @@ static int machine_object_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_O
 			return machine_options(interp, m);
 		if (objc == 3)
 			return machine_cget(interp, m, objv[2]);
-		return machine_configure(interp, m, objc - 2, objv + 2);
+		return machine_configure(interp, m, Tcl_GetString(objv[0]), objc - 2, objv + 2);
 	case SUB_DESTROY:
 		if (objc != 2)
 			return nbtcl_wrong_num_args(interp, 2, objv, NULL);
@@ -303,7 +385,7 @@ static void machine_deleted(ClientData cd)
 	Tcl_EventuallyFree(cd, machine_free);
 }
 
-/* nestbed::machine create ?name? -image PATH ?option value ...? */
+/* nestbed::machine create ?name? ?-image PATH? ?option value ...? (-image or -guests) */
 int nbtcl_machine_create_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
 	struct nbtcl_machine *m;
@@ -330,9 +412,7 @@ int nbtcl_machine_create_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Ob
 	}
 	nb_size_parse(machine_opt_defaults[OPT_MEMORY], &m->mem_bytes);
 	nb_size_parse(machine_opt_defaults[OPT_RINGSIZE], &m->ring_bytes);
-	if (machine_configure(interp, m, objc - first, objv + first) != TCL_OK ||
-	    (!Tcl_GetString(m->opt[OPT_IMAGE])[0] &&
-	     nbtcl_error(interp, NB_E_USAGE, "machine create: no image given (-image PATH)") != TCL_OK)) {
+	if (machine_configure(interp, m, "machine create", objc - first, objv + first) != TCL_OK) {
 		machine_free((char *)m);
 		Tcl_DecrRefCount(name);
 		return TCL_ERROR;

@@ -2,6 +2,12 @@
  * `$m run ?-timeout s? ?-db path? ?-tracing bool? ?-console script?`: one run of a machine
  * through nb_machine_run, its outcome as a dict.
  *
+ * A machine tree becomes the one machine L0 runs. Depth 1 is the image itself. At depth 2 the
+ * image at L1 is nbvmm, and nbvmm's boot contract (l1-vmm/main.c) carries the rest: module 0 is
+ * the guest's image with the guest's options as its arguments, modules 1..n are the guest's own
+ * modules (nbvmm hands them down with their names and arguments), and nbvmm's options get
+ * mem=MIB and ring=KIB from the guest's -memory and -ringsize.
+ *
  * What the guest did is data, not an error: a guest that exits with 7, crashes or runs out of
  * time gives a dict (status 7, 126, 124 and the reason). A Tcl error means the run could not
  * take place or its trace could not be kept (-errorcode {NESTBED KVM|IMAGE|DB|USAGE|DEPTH ...}),
@@ -114,15 +120,16 @@ static void copy_external(char *dst, size_t size, Tcl_Obj *s)
 	Tcl_DStringFree(&ds);
 }
 
-static void fill_modules(struct nb_machine_config *cfg, Tcl_Obj *modules)
+/* Copies the -modules list into cfg->modules from slot `first` on. */
+static void fill_modules(struct nb_machine_config *cfg, Tcl_Obj *modules, int first)
 {
 	Tcl_Obj **mv, **fv;
 	int mc, fc, i;
 
 	/* nbtcl_machine.c checked the shape and the sizes when the option was set. */
 	Tcl_ListObjGetElements(NULL, modules, &mc, &mv);
-	for (i = 0; i < mc && i < NB_MAX_MODULES; i++) {
-		struct nb_module_spec *spec = &cfg->modules[i];
+	for (i = 0; i < mc && first + i < NB_MAX_MODULES; i++) {
+		struct nb_module_spec *spec = &cfg->modules[first + i];
 
 		Tcl_ListObjGetElements(NULL, mv[i], &fc, &fv);
 		copy_external(spec->name, sizeof(spec->name), fv[0]);
@@ -130,7 +137,146 @@ static void fill_modules(struct nb_machine_config *cfg, Tcl_Obj *modules)
 		if (fc > 2)
 			copy_external(spec->args, sizeof(spec->args), fv[2]);
 	}
-	cfg->module_count = i;
+	cfg->module_count = first + i;
+}
+
+/* The value of -name in a guest's list of -option value pairs (the last one given), or NULL. */
+static Tcl_Obj *guest_option(Tcl_Obj *guest, const char *name)
+{
+	Tcl_Obj **v, *found = NULL;
+	int n, i;
+
+	if (Tcl_ListObjGetElements(NULL, guest, &n, &v) != TCL_OK)
+		return NULL;
+	for (i = 0; i + 1 < n; i += 2)
+		if (strcmp(Tcl_GetString(v[i]), name) == 0)
+			found = v[i + 1];
+	return found;
+}
+
+/* 1 when a "key=value ..." options string sets `key`, as nbvmm reads it (words split on spaces). */
+static int options_set(const char *opts, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = opts;
+
+	while (*p) {
+		const char *word = p;
+
+		while (*p && *p != ' ')
+			p++;
+		if ((size_t)(p - word) >= klen && strncmp(word, key, klen) == 0 &&
+		    (word + klen == p || word[klen] == '='))
+			return 1;
+		while (*p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+/* Appends the option word key=value to an options string. */
+static void append_option(Tcl_Obj *options, const char *key, uint64_t value)
+{
+	char word[64];
+
+	snprintf(word, sizeof(word), "%s%s=%llu", Tcl_GetCharLength(options) ? " " : "", key,
+		 (unsigned long long)value);
+	Tcl_AppendToObj(options, word, -1);
+}
+
+/*
+ * Adds `key=size/unit` to nbvmm's options for a guest's -memory or -ringsize, when it is given
+ * (and `add`: 0 only checks); the hypervisor's own -options must not set the same thing.
+ */
+static int add_vmm_size(Tcl_Interp *interp, const struct nbtcl_machine_view *v, Tcl_Obj *options,
+			Tcl_Obj *guest, const char *opt, const char *key, uint64_t unit, const char *what, int add)
+{
+	Tcl_Obj *value = guest_option(guest, opt);
+	uint64_t size;
+
+	if (!value)
+		return TCL_OK;
+	if (options_set(Tcl_GetString(v->options), key))
+		return nbtcl_error(interp, NB_E_USAGE, "%s: both the guest's %s and %s= in the hypervisor's -options give %s: give one",
+				   Tcl_GetString(v->name), opt, key, what);
+	nb_size_parse(Tcl_GetString(value), &size);
+	if (add)
+		append_option(options, key, size / unit);
+	return TCL_OK;
+}
+
+/* The name nbvmm gives its guest (in its messages and the store's vms table): the image's file
+ * name without .elf. */
+static void guest_name(char *dst, size_t size, Tcl_Obj *image)
+{
+	const char *path = Tcl_GetString(image), *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t len = strlen(base);
+	Tcl_Obj *name;
+
+	if (len > 4 && strcmp(base + len - 4, ".elf") == 0)
+		len -= 4;
+	name = Tcl_NewStringObj(base, (int)len);
+	Tcl_IncrRefCount(name);
+	copy_external(dst, size, name);
+	Tcl_DecrRefCount(name);
+}
+
+/*
+ * The machine L0 runs for a tree (see the top of this file): its L1 image and options in *image
+ * and *options, which the caller releases when they are not NULL (also after an error), and its
+ * modules in cfg. Errors for what this build cannot run: more guests than a hypervisor takes,
+ * a guest's memory that leaves nbvmm nothing, an nbvmm that is not built.
+ */
+static int map_tree(Tcl_Interp *interp, const struct nbtcl_machine_view *v, const struct run_options *o,
+		    struct nb_machine_config *cfg, Tcl_Obj **image, Tcl_Obj **options)
+{
+	struct nb_module_spec *spec = &cfg->modules[0];
+	Tcl_Obj **gv, *gimage, *gopts, *gmods, *gmem;
+	uint64_t mem = 0;
+	int gc;
+
+	*options = Tcl_DuplicateObj(v->options);
+	Tcl_IncrRefCount(*options);
+	*image = nbtcl_image_resolve(interp, v->image);
+	if (!*image)
+		return TCL_ERROR;
+	Tcl_IncrRefCount(*image);
+	Tcl_ListObjGetElements(NULL, v->guests, &gc, &gv);
+	if (gc == 0) {
+		fill_modules(cfg, v->modules, 0);
+		return TCL_OK;
+	}
+	if (gc > NBTCL_GUESTS_PER_VMM)
+		return nbtcl_error(interp, NB_E_USAGE, "%s: level 1 has %d guests, but nbvmm runs %d guest per hypervisor",
+				   Tcl_GetString(v->name), gc, NBTCL_GUESTS_PER_VMM);
+	if ((gmem = guest_option(gv[0], "-memory")) && nb_size_parse(Tcl_GetString(gmem), &mem) == 0 &&
+	    mem >= v->mem_bytes)
+		return nbtcl_error(interp, NB_E_USAGE,
+				   "%s: the guest's -memory %s leaves nothing of the machine's -memory %s for nbvmm and its shadow page tables",
+				   Tcl_GetString(v->name), Tcl_GetString(gmem), Tcl_GetString(v->memory));
+	if (add_vmm_size(interp, v, *options, gv[0], "-memory", "mem", 1ull << 20, "the guest's memory", 1) != TCL_OK ||
+	    add_vmm_size(interp, v, *options, gv[0], "-ringsize", "ring", 1ull << 10, "its trace ring's size",
+			 o->tracing) != TCL_OK)
+		return TCL_ERROR;
+	/* Without tracing the guest gets no ring either (nbvmm reads the last ring= given). */
+	if (!o->tracing)
+		append_option(*options, "ring", 0);
+
+	/* nbtcl_machine.c made sure that a guest without guests has an -image. */
+	gimage = nbtcl_image_resolve(interp, guest_option(gv[0], "-image"));
+	if (!gimage)
+		return TCL_ERROR;
+	Tcl_IncrRefCount(gimage);
+	guest_name(spec->name, sizeof(spec->name), gimage);
+	copy_external(spec->path, sizeof(spec->path), gimage);
+	Tcl_DecrRefCount(gimage);
+	if ((gopts = guest_option(gv[0], "-options")))
+		copy_external(spec->args, sizeof(spec->args), gopts);
+	cfg->module_count = 1;
+	if ((gmods = guest_option(gv[0], "-modules")))
+		fill_modules(cfg, gmods, 1);
+	return TCL_OK;
 }
 
 static void dict_put(Tcl_Obj *d, const char *key, Tcl_Obj *value)
@@ -163,8 +309,10 @@ static Tcl_Obj *describe_run(const struct nbtcl_machine_view *v, int objc, Tcl_O
 	Tcl_Obj *create = Tcl_NewStringObj("nestbed::machine create", -1), *cmd, *run;
 
 	Tcl_IncrRefCount(create);
-	Tcl_ListObjAppendElement(NULL, create, Tcl_NewStringObj("-image", -1));
-	Tcl_ListObjAppendElement(NULL, create, v->image);
+	if (Tcl_GetString(v->image)[0]) {
+		Tcl_ListObjAppendElement(NULL, create, Tcl_NewStringObj("-image", -1));
+		Tcl_ListObjAppendElement(NULL, create, v->image);
+	}
 	Tcl_ListObjAppendElement(NULL, create, Tcl_NewStringObj("-memory", -1));
 	Tcl_ListObjAppendElement(NULL, create, v->memory);
 	Tcl_ListObjAppendElement(NULL, create, Tcl_NewStringObj("-options", -1));
@@ -172,6 +320,10 @@ static Tcl_Obj *describe_run(const struct nbtcl_machine_view *v, int objc, Tcl_O
 	if (Tcl_GetString(v->modules)[0]) {
 		Tcl_ListObjAppendElement(NULL, create, Tcl_NewStringObj("-modules", -1));
 		Tcl_ListObjAppendElement(NULL, create, v->modules);
+	}
+	if (Tcl_GetString(v->guests)[0]) {
+		Tcl_ListObjAppendElement(NULL, create, Tcl_NewStringObj("-guests", -1));
+		Tcl_ListObjAppendElement(NULL, create, v->guests);
 	}
 	run = Tcl_NewListObj(objc, objv);
 	Tcl_IncrRefCount(run);
@@ -189,17 +341,26 @@ static int run_machine(Tcl_Interp *interp, const struct nbtcl_machine_view *v, c
 	struct nb_run_result res;
 	struct nb_error err = {0};
 	Tcl_DString image, options, db, kvm, cmdline;
+	Tcl_Obj *l1_image = NULL, *l1_options = NULL;
 	int rc, code;
 
 	nb_machine_config_init(&cfg);
-	cfg.image_path = Tcl_UtfToExternalDString(NULL, Tcl_GetString(v->image), -1, &image);
-	cfg.options = Tcl_UtfToExternalDString(NULL, Tcl_GetString(v->options), -1, &options);
+	if (map_tree(interp, v, o, &cfg, &l1_image, &l1_options) != TCL_OK) {
+		if (l1_image)
+			Tcl_DecrRefCount(l1_image);
+		if (l1_options)
+			Tcl_DecrRefCount(l1_options);
+		return TCL_ERROR;
+	}
+	cfg.image_path = Tcl_UtfToExternalDString(NULL, Tcl_GetString(l1_image), -1, &image);
+	cfg.options = Tcl_UtfToExternalDString(NULL, Tcl_GetString(l1_options), -1, &options);
+	Tcl_DecrRefCount(l1_image);
+	Tcl_DecrRefCount(l1_options);
 	cfg.kvm_path = Tcl_UtfToExternalDString(NULL, Tcl_GetString(v->kvm), -1, &kvm);
 	cfg.command_line = Tcl_UtfToExternalDString(NULL, Tcl_GetString(command_line), -1, &cmdline);
 	Tcl_DStringInit(&db);
 	if (o->db)
 		cfg.db_path = Tcl_UtfToExternalDString(NULL, Tcl_GetString(o->db), -1, &db);
-	fill_modules(&cfg, v->modules);
 	cfg.mem_bytes = v->mem_bytes;
 	cfg.ring_bytes = v->ring_bytes;
 	cfg.tracing = o->tracing;

@@ -41,6 +41,11 @@ proc ::scenario::options {defaults usage} {
 	return $opts
 }
 
+# Indents every line of a text (a table under its heading) by two spaces.
+proc ::scenario::indent {text} {
+	join [lmap l [split $text \n] {string cat "  " $l}] \n
+}
+
 # Reports an error of the package the way a command-line tool would, and exits.
 proc ::scenario::fail {msg opts} {
 	variable name

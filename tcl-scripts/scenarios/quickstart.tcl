@@ -24,6 +24,10 @@ try {
 	puts [format "The run took %.3f s of wall-clock time for %d exits to L0." [dict get $r wall] [dict get $r exits]]
 	puts "Query it: sqlite3 [dict get $r db] 'SELECT * FROM v_run_summary'"
 	puts "      or: tclsh, then package require nestbed; set t \[nestbed::trace open [dict get $r db]\]; \$t traps"
+	if {[dict get [nestbed::capabilities] max_depth] >= 2} {
+		puts "Next: tclsh [file join [file dirname [info script]] depths.tcl] runs the same guest one level deeper,"
+		puts "      under the guest hypervisor nbvmm, and compares."
+	}
 } on error {msg opts} {
 	scenario::fail $msg $opts
 }

@@ -1,5 +1,6 @@
-# nestbed::machine: describing machines (create, configure, cget, destroy) and every error a
-# description can have. Nothing here boots a guest, so nothing needs /dev/kvm.
+# nestbed::machine: describing machines (create, configure, cget, destroy), trees of guests, and
+# every error a description can have, or a tree this build cannot run. Nothing here boots a
+# guest, so nothing needs /dev/kvm.
 source [file join [file dirname [info script]] tap.tcl]
 
 set tmp [tap::tmpdir]
@@ -36,6 +37,10 @@ test machine-1.4 {create is reached through the ensemble, also by prefix} -body 
 
 test machine-2.1 {a machine without -image is a usage error} -body {
 	tap::errorcode { nestbed::machine create -memory 64M }
+} -result {NESTBED USAGE {machine create: no image given (-image PATH)}}
+
+test machine-2.1.1 {an empty -image is no image, when there are no guests} -body {
+	tap::errorcode { nestbed::machine create -image {} }
 } -result {NESTBED USAGE {machine create: no image given (-image PATH)}}
 
 test machine-2.2 {a missing image file is a NESTBED IMAGE error naming the file} -body {
@@ -125,7 +130,7 @@ test machine-4.2 {a guest without -image is a usage error} -body {
 test machine-4.3 {a guest with an unknown option is a usage error} -body {
 	catch {nestbed::machine create -image $image -guests [list [list -image $image -colour red]]} msg
 	set msg
-} -result {-guests: level-2 guest: bad guest option "-colour": must be -image, -memory, -options, -modules, or -guests}
+} -result {-guests: level-2 guest: bad guest option "-colour": must be -image, -memory, -options, -modules, -guests, or -ringsize}
 
 test machine-4.4 {a guest given as an odd list is a usage error} -body {
 	tap::code { nestbed::machine create -image $image -guests {{-image}} }
@@ -148,15 +153,15 @@ test machine-4.7 {a tree deeper than five levels is a depth error} -body {
 	list [lrange [dict get $opts -errorcode] 0 1] $msg
 } -result {{NESTBED DEPTH} {-guests: a guest at level 6: nestbed stacks at most 5 levels}}
 
-test machine-4.8 {running a tree deeper than this build supports is a depth error, not a crash} -body {
-	set m [nestbed::machine create -image $image -guests [list [list -image $image]]]
+test machine-4.8 {running a tree three levels deep is a depth error saying that it needs virtual SVM} -constraints nbvmm -body {
+	set m [nestbed::machine create -guests [list [list -guests [list [list -image $image]]]]]
 	catch {$m run -timeout 1} msg opts
 	list [lrange [dict get $opts -errorcode] 0 1] \
-		[string match "$m: a machine tree 2 levels deep, but this build runs at most 1: *nbvmm*" $msg]
+		[string match "$m: a machine tree 3 levels deep, but this build runs at most 2: depth 3 and deeper need virtual SVM*" $msg]
 } -result {{NESTBED DEPTH} 1} -cleanup { $m destroy }
 
-test machine-4.9 {the depth error is trappable with try} -body {
-	set m [nestbed::machine create -image $image -guests [list [list -image $image]]]
+test machine-4.9 {the depth error is trappable with try} -constraints nbvmm -body {
+	set m [nestbed::machine create -image nbvmm -guests [list [list -image nbvmm -guests [list [list -image $image]]]]]
 	try {
 		$m run
 	} trap {NESTBED DEPTH} {} {
@@ -164,14 +169,87 @@ test machine-4.9 {the depth error is trappable with try} -body {
 	}
 } -result trapped -cleanup { $m destroy }
 
-test machine-4.10 {with nbvmm built, deeper trees still say that L0 cannot run them yet} -body {
+test machine-4.10 {the nbvmm of NESTBED_IMAGE_PATH is the one the depth limit names} -body {
 	file mkdir $tmp/vmm
 	file copy -force $image $tmp/vmm/nbvmm.elf
 	set env(NESTBED_IMAGE_PATH) $tmp/vmm
-	set m [nestbed::machine create -image $tmp/vmm/nbvmm.elf -guests [list [list -image $image]]]
+	set c [nestbed::capabilities]
+	list [dict get $c max_depth] [string match "depth 3 and deeper need virtual SVM, which nbvmm ($tmp/vmm/nbvmm.elf) *" \
+		[dict get $c depth_limit]]
+} -result {2 1} -cleanup { unset env(NESTBED_IMAGE_PATH) }
+
+test machine-4.11 {a hypervisor node may leave -image out: cget gives it as given} -body {
+	set m [nestbed::machine create -guests [list [list -image $image]]]
+	list [$m cget -image] [llength [$m cget -guests]]
+} -result {{} 1} -cleanup { $m destroy }
+
+test machine-4.12 {-image nbvmm names the built hypervisor, not a file of that name} -body {
+	set m [nestbed::machine create -image nbvmm -guests [list [list -image $image]]]
+	$m cget -image
+} -result nbvmm -cleanup { $m destroy }
+
+test machine-4.13 {a level-2 guest that is a hypervisor may leave -image out too} -body {
+	set m [nestbed::machine create -guests [list [list -guests [list [list -image $image]]]]]
+	llength [$m cget -guests]
+} -result 1 -cleanup { $m destroy }
+
+test machine-4.14 {a hypervisor takes no modules of its own: they belong to its guest} -body {
+	list [tap::errorcode { nestbed::machine create -modules [list [list m $module]] -guests [list [list -image $image]] }] \
+		[tap::code { nestbed::machine create -guests [list [list -modules [list [list m $module]] -guests [list [list -image $image]]]] }]
+} -result {{NESTBED USAGE {machine create: a hypervisor (a node with -guests) takes no -modules of its own: give them to its guest}} {NESTBED USAGE}}
+
+test machine-4.15 {a guest's modules are checked, and one slot is kept for its image} -body {
+	set m [nestbed::machine create -guests [list [list -image $image -modules [lrepeat 15 [list m $module]]]]]
+	$m destroy
+	catch {nestbed::machine create -guests [list [list -image $image -modules [lrepeat 16 [list m $module]]]]} msg opts
+	list [lrange [dict get $opts -errorcode] 0 1] $msg
+} -result {{NESTBED USAGE} {-modules: 16 modules, at most 15 (the hypervisor keeps one for the guest's image)}}
+
+test machine-4.16 {a guest's memory is a whole number of MiB, its ring of KiB: what nbvmm's options carry} -body {
+	set m [nestbed::machine create -guests [list [list -image $image -memory 32M -ringsize 64K]]]
+	$m destroy
+	list [tap::errorcode { nestbed::machine create -guests [list [list -image $image -memory 1000K]] }] \
+		[tap::code { nestbed::machine create -guests [list [list -image $image -ringsize 1000]] }] \
+		[tap::code { nestbed::machine create -guests [list [list -image $image -memory 0]] }]
+} -result {{NESTBED USAGE {-guests: level-2 guest: -memory '1000K': its hypervisor gives it a whole, non-zero number of MiB}} {NESTBED USAGE} {NESTBED USAGE}}
+
+test machine-4.17 {a guest's options are its image module's arguments: at most 127 characters} -body {
+	tap::errorcode { nestbed::machine create -guests [list [list -image $image -options [string repeat x 128]]] }
+} -result {NESTBED USAGE {-guests: level-2 guest: -options longer than 127 characters}}
+
+test machine-4.18 {removing the guests of a machine without -image is refused, and changes nothing} -body {
+	set m [nestbed::machine create -guests [list [list -image $image]]]
+	list [tap::errorcode { $m configure -guests {} }] [llength [$m cget -guests]]
+} -result {{NESTBED USAGE {::nestbed::machine* no image given (-image PATH)}} 1} -match glob -cleanup { $m destroy }
+
+test machine-4.19 {two guests under one hypervisor: a usage error when the machine runs, before anything boots} -constraints nbvmm -body {
+	set m [nestbed::machine create -guests [list [list -image $image] [list -image $image]]]
+	tap::errorcode { $m run }
+} -result [list NESTBED USAGE "::nestbed::machine*: level 1 has 2 guests, but nbvmm runs 1 guest per hypervisor"] \
+	-match glob -cleanup { $m destroy }
+
+test machine-4.20 {a guest's memory must leave room for nbvmm in the machine's} -constraints nbvmm -body {
+	set m [nestbed::machine create -memory 64M -guests [list [list -image $image -memory 64M]]]
+	tap::errorcode { $m run }
+} -result {NESTBED USAGE {*: the guest's -memory 64M leaves nothing of the machine's -memory 64M for nbvmm and its shadow page tables}} \
+	-match glob -cleanup { $m destroy }
+
+test machine-4.21 {the guest's memory is said once: by its -memory or by mem= in nbvmm's options} -constraints nbvmm -body {
+	set m [nestbed::machine create -options {mem=16} -guests [list [list -image $image -memory 32M]]]
+	set a [tap::errorcode { $m run }]
+	$m configure -options {ring=64} -guests [list [list -image $image -ringsize 128K]]
+	list $a [tap::code { $m run }]
+} -result {{NESTBED USAGE {*: both the guest's -memory and mem= in the hypervisor's -options give the guest's memory: give one}} {NESTBED USAGE}} \
+	-match glob -cleanup { $m destroy }
+
+tap::constraint novmm [expr {![tcltest::testConstraint nbvmm]}] "l1-vmm/nbvmm.elf is built"
+
+test machine-4.22 {without nbvmm built, a depth-2 tree is a depth error saying so} -constraints novmm -body {
+	set m [nestbed::machine create -guests [list [list -image $image]]]
 	catch {$m run} msg opts
-	list [lrange [dict get $opts -errorcode] 0 1] [string match "*nbvmm is built ($tmp/vmm/nbvmm.elf), but*" $msg]
-} -result {{NESTBED DEPTH} 1} -cleanup { $m destroy; unset env(NESTBED_IMAGE_PATH) }
+	list [lrange [dict get $opts -errorcode] 0 1] \
+		[string match "$m: a machine tree 2 levels deep, but this build runs at most 1: depth 2 needs the guest hypervisor nbvmm, which is not built*" $msg]
+} -result {{NESTBED DEPTH} 1} -cleanup { $m destroy }
 
 test machine-5.1 {cget returns each option as given, with defaults} -body {
 	set m [nestbed::machine create -image $image -options {exit=3 print=2}]
@@ -287,9 +365,18 @@ test machine-8.4 {NESTBED_IMAGE_PATH is searched first} -body {
 	nestbed::image hello
 } -result $tmp/images/hello/hello.elf -cleanup { unset env(NESTBED_IMAGE_PATH) }
 
-test machine-8.5 {capabilities say how deep this build runs and why not deeper} -body {
+test machine-8.5 {capabilities say how deep this build runs, why not deeper, and how many guests per hypervisor} -body {
 	set c [nestbed::capabilities]
-	list [lsort [dict keys $c]] [dict get $c max_depth] [string match *nbvmm* [dict get $c depth_limit]]
-} -result {{builddir depth_limit imagedir kvm max_depth schema_version version} 1 1}
+	list [lsort [dict keys $c]] [dict get $c max_guests] [string match *nbvmm* [dict get $c depth_limit]]
+} -result {{builddir depth_limit imagedir kvm max_depth max_guests schema_version version} 1 1}
+
+test machine-8.6 {with nbvmm built, the build runs depth 2 and says depth 3 needs virtual SVM} -constraints nbvmm -body {
+	set c [nestbed::capabilities]
+	list [dict get $c max_depth] [string match "depth 3 and deeper need virtual SVM*" [dict get $c depth_limit]]
+} -result {2 1}
+
+test machine-8.7 {nestbed::image finds the built nbvmm} -constraints nbvmm -body {
+	nestbed::image nbvmm
+} -result [file join $tap::builddir l1-vmm nbvmm.elf]
 
 tap::done

@@ -11,13 +11,15 @@ if {![tcltest::testConstraint hello]} {
 set tmp [tap::tmpdir]
 set scenarios [file join $tap::srcdir tcl-scripts scenarios]
 
-# Runs a scenario in $tmp/$dir; returns {exit-status output}.
+# Runs a scenario in $tmp/$dir, stopped after 300 s (status 124) where timeout(1) is installed;
+# returns {exit-status output}.
 proc scenario {dir script args} {
 	file mkdir [file join $::tmp $dir]
 	set here [pwd]
 	cd [file join $::tmp $dir]
+	set limit [expr {[auto_execok timeout] ne "" ? [list timeout 300] : {}}]
 	try {
-		set status [catch {exec $tap::tclsh [file join $::scenarios $script] {*}$args 2>@1} out opts]
+		set status [catch {exec {*}$limit $tap::tclsh [file join $::scenarios $script] {*}$args 2>@1} out opts]
 		if {$status} {
 			set status [lindex [dict get $opts -errorcode] 2]
 		}
@@ -28,13 +30,13 @@ proc scenario {dir script args} {
 }
 
 test scenarios-1.1 {each scenario begins by saying what question it answers} -body {
-	lmap f {quickstart.tcl tracing-cost.tcl depths.tcl} {
+	lmap f {quickstart.tcl tracing-cost.tcl depths.tcl shadow-paging.tcl} {
 		set ch [open [file join $scenarios $f]]
 		set first [gets $ch]
 		close $ch
 		string match "# Question: *" $first
 	}
-} -result {1 1 1}
+} -result {1 1 1 1}
 
 test scenarios-2.1 {quickstart boots hello and prints the summary tables} -body {
 	lassign [scenario q1 quickstart.tcl] status out
@@ -87,15 +89,61 @@ test scenarios-3.2 {tracing-cost refuses a bad option with its usage} -body {
 	list $status [string match "*not a positive integer*" $out]
 } -result {2 1}
 
-test scenarios-4.1 {depths runs depth 1 and says which depths it skipped and why} -body {
-	lassign [scenario d depths.tcl] status out
-	set skipped [dict get [nestbed::capabilities] depth_limit]
-	list $status [regexp {\n +1 +guest-exit 0 } $out] [string match "*Skipped depths 2 to 5: $skipped*" $out]
-} -result {0 1 1}
+tap::constraint depth2 [expr {[dict get [nestbed::capabilities] max_depth] >= 2 && [tcltest::testConstraint ptest]}] \
+	"depth 2 needs nbvmm and guests/ptest: [dict get [nestbed::capabilities] depth_limit]"
 
-test scenarios-4.2 {depths takes -max} -body {
-	lassign [scenario d2 depths.tcl -max 1] status out
-	list $status [string match *Skipped* $out]
-} -result {0 0}
+test scenarios-4.1 {depths runs hello and ptest at depths 1 and 2, in one table} -constraints depth2 -body {
+	lassign [scenario d depths.tcl] status out
+	list $status [lmap p {
+		{\n *guest +depth +stop +wall_ms +events +l1_traps +shadow_fills +pt_writes +slowdown\n}
+		{\nhello +1 +guest-exit 0 +[0-9.]+ +[0-9]+ +0 +0 +0 +1\.0\n}
+		{\nhello +2 +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[0-9]+ +[0-9.]+\n}
+		{\nptest +1 +guest-exit 0 }
+		{\nptest +2 +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[0-9.]+\n}
+	} { regexp $p $out }]
+} -result {0 {1 1 1 1 1}}
+
+test scenarios-4.2 {depths compares what the guests printed: ptest the same, hello where it prints its level} -constraints depth2 -body {
+	set out [lindex [scenario d depths.tcl -guests {hello ptest}] 1]
+	list [regexp {ptest, depth 2 against depth 1: identical \([0-9]+ lines\)} $out] \
+		[regexp {hello, depth 2 against depth 1: [0-9]+ of [0-9]+ lines differ} $out] \
+		[string match "*depth 1: hello from nestbed level 1*depth 2: hello from nestbed level 2*" $out]
+} -result {1 1 1}
+
+test scenarios-4.3 {depths says that it skipped depths 3 to 5 and why} -constraints depth2 -body {
+	set out [lindex [scenario d3 depths.tcl -guests hello] 1]
+	string match "*Skipped depths 3 to 5: [dict get [nestbed::capabilities] depth_limit].*" $out
+} -result 1
+
+test scenarios-4.4 {depths takes -max: -max 1 runs depth 1 alone and skips nothing} -body {
+	lassign [scenario d4 depths.tcl -max 1 -guests hello] status out
+	list $status [regexp {\nhello +1 } $out] [regexp {\nhello +2 } $out] [string match *Skipped* $out]
+} -result {0 1 0 0}
+
+test scenarios-4.5 {depths refuses a bad -max with its usage} -body {
+	lassign [scenario d5 depths.tcl -max 6] status out
+	list $status [string match "*must be 1 to 5*" $out]
+} -result {2 1}
+
+test scenarios-5.1 {shadow-paging runs ptest at depth 2 and reports from the trace} -constraints depth2 -body {
+	lassign [scenario sp shadow-paging.tcl] status out
+	list $status [lmap p {
+		{Shadow paging for ptest at depth 2 .*\n  guest-exit 0 after }
+		{\nTraps at level 1 by exit reason, and what nbvmm did with them\n +reason +traps +share_% +emulated +delivered +shadow_fill +other\n}
+		{\n +EXCP_PF +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9]+ +[1-9][0-9]* +0\n}
+		{\n  - [1-9][0-9]* hidden \([0-9.]+%\)}
+		{\nShadow fills: [1-9][0-9]* on [1-9][0-9]* guest-virtual pages; the top 10\.}
+		{\n +guest_page +fills +frames\n(  0x[0-9a-f]{16} +[0-9]+ +[0-9]+\n){10}}
+		{\n +table +writes +entries +changed +mapped +unmapped\n(?:  L[2-4] [^\n]*\n)*  +L1 +[1-9]}
+		{\nCR3 switches: [1-9][0-9]* to [0-9]+ distinct address spaces; [1-9][0-9]* reused cached shadow roots}
+		{\n +reason +zaps +entries +meaning\n +[a-z-]+ +[1-9]}
+		{\nTrace database: .*nestbed-shadow-paging.db \(run 1\)}
+	} { regexp $p $out }]
+} -result {0 {1 1 1 1 1 1 1 1 1 1}}
+
+test scenarios-5.2 {shadow-paging refuses a bad option with its usage} -body {
+	lassign [scenario sp2 shadow-paging.tcl -top many] status out
+	list $status [string match "*not a number of pages*" $out]
+} -result {2 1}
 
 tap::done

@@ -119,10 +119,11 @@ proc ::tap::code {script} {
 	lrange [uplevel 1 [list ::tap::errorcode $script]] 0 1
 }
 
-# KVM and the guests the integration tests boot.
+# KVM, and the guests and the hypervisor the integration tests boot.
 ::tap::constraint kvm [dict get [nestbed::capabilities] kvm] \
 	"/dev/kvm is absent or not writable by [exec id -un]: runs need KVM"
-foreach guest {hello misbehave} {
+foreach guest {hello misbehave ptest} {
 	::tap::constraint $guest [file exists [file join $::tap::builddir guests $guest $guest.elf]] \
 		"guests/$guest/$guest.elf is not built"
 }
+::tap::constraint nbvmm [file exists [file join $::tap::builddir l1-vmm nbvmm.elf]] "l1-vmm/nbvmm.elf is not built"
