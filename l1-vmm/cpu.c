@@ -15,6 +15,8 @@
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
 #define MSR_SFMASK 0xc0000084
+#define MSR_PLATFORM_INFO 0xce
+#define MSR_MISC_FEATURES_ENABLES 0x140
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
 
@@ -43,7 +45,7 @@ struct desc_ptr {
 	uint64_t base;
 } __attribute__((packed));
 
-extern const char nbvmm_trap_stubs[];
+extern const char nbvmm_trap_stubs[], nbvmm_wrmsr_safe_insn[], nbvmm_wrmsr_safe_fault[];
 
 static struct tss64 tss __attribute__((aligned(16)));
 static struct idt_gate idt[256] __attribute__((aligned(16)));
@@ -100,6 +102,11 @@ void cpu_init(struct nbvmm_frame *guest_frame)
 	cpu_wrmsr(MSR_LSTAR, NBVMM_SYSCALL_TRAP);
 	cpu_wrmsr(MSR_STAR, 0);
 	cpu_wrmsr(MSR_SFMASK, 0);
+	/* CPUID faulting (MSR_PLATFORM_INFO bit 31 offers it, MSR_MISC_FEATURES_ENABLES bit 0
+	 * turns it on): CPUID at CPL 3 then raises #GP, so the guest's CPUID is emulated and
+	 * shows the virtual CPU nbvmm implements rather than the host's. */
+	if (cpu_rdmsr(MSR_PLATFORM_INFO) & (1ull << 31))
+		cpu_wrmsr(MSR_MISC_FEATURES_ENABLES, 1);
 	/* Guests own the FPU and SSE state; nbvmm never touches it (-mgeneral-regs-only). */
 	uint64_t cr4;
 	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
@@ -120,6 +127,10 @@ void nbvmm_host_trap(struct nbvmm_frame *f)
 	}
 	if (f->vector == NBVMM_SPURIOUS_VECTOR)
 		return;
+	if (f->vector == 13 && f->rip == (uint64_t)nbvmm_wrmsr_safe_insn) {
+		f->rip = (uint64_t)nbvmm_wrmsr_safe_fault;
+		return;
+	}
 
 	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
 	nb_printf("nbvmm: internal fault: vector %llu, error code 0x%llx, RIP 0x%llx, RSP 0x%llx, CR2 0x%llx\n",

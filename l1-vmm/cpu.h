@@ -14,6 +14,9 @@ static inline void cpu_wrmsr(uint32_t msr, uint64_t v)
 	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 
+/* entry.S: WRMSR that returns -1 instead of faulting when the host refuses it. */
+int nbvmm_wrmsr_safe(uint32_t msr, uint64_t value);
+
 static inline uint64_t cpu_rdmsr(uint32_t msr)
 {
 	uint32_t lo, hi;

@@ -343,7 +343,12 @@ static int wrmsr(struct emu *e, uint32_t msr, uint64_t val)
 		cpu_wrmsr(MSR_GS_BASE, val);
 		return 0;
 	case MSR_KERNEL_GS_BASE: if (!canonical(val)) return -1; s->kernel_gs_base = val; return 0;
-	case MSR_TSC_AUX: e->v->tsc_aux = (uint32_t)val; return 0;
+	case MSR_TSC_AUX:
+		e->v->tsc_aux = (uint32_t)val;
+		/* RDTSCP reads it natively in ring 3; where the host refuses the MSR (PVM does),
+		 * RDTSCP in the guest shows the host's value: a measured deviation. */
+		nbvmm_wrmsr_safe(MSR_TSC_AUX, (uint32_t)val);
+		return 0;
 	default: return -1;
 	}
 }
@@ -704,6 +709,23 @@ static void emulate_sysenter_sysexit(struct emu *e, int enter)
 	s->cpl = (uint8_t)cpl;
 }
 
+/*
+ * The virtual CPU's identity (CPUID traps with CPUID faulting, see cpu.c): the host's answers,
+ * less what nbvmm does not emulate. Leaf 1: no x2APIC (ECX 21), no TSC-deadline timer (ECX 24),
+ * no VMX (ECX 5), and the hypervisor bit (ECX 31) set; leaf 8000_0001h: no SVM (ECX 2) until
+ * nbvmm offers virtual SVM.
+ */
+static void cpuid_filter(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	(void)a;
+	(void)b;
+	(void)d;
+	if (leaf == 1)
+		*c = (*c & ~((1u << 21) | (1u << 24) | (1u << 5))) | (1u << 31);
+	else if (leaf == 0x80000001)
+		*c &= ~(1u << 2);
+}
+
 static void emulate(struct emu *e)
 {
 	struct vcpu *v = e->v;
@@ -844,8 +866,9 @@ static void emulate(struct emu *e)
 		next(e);
 		return;
 	case INSN_CPUID: {
-		uint32_t a = (uint32_t)*vcpu_gpr(v, 0), b, c = (uint32_t)*vcpu_gpr(v, 1), d;
+		uint32_t leaf = (uint32_t)*vcpu_gpr(v, 0), a = leaf, b, c = (uint32_t)*vcpu_gpr(v, 1), d;
 		__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+		cpuid_filter(leaf, &a, &b, &c, &d);
 		*vcpu_gpr(v, 0) = a;
 		*vcpu_gpr(v, 3) = b;
 		*vcpu_gpr(v, 1) = c;
@@ -1076,12 +1099,51 @@ void emulate_pt_write(struct vcpu *v)
 	next(&e);
 }
 
+/* A device-register access: the forms of MOV guests use on MMIO (and MOVZX loads). */
+struct mmio_access {
+	int load;
+	int reg;            /* the register loaded or stored, INSN_REG_NONE for an immediate store */
+	unsigned size;      /* bytes of memory accessed */
+	unsigned dest_size; /* bytes written to the register by a load (MOVZX widens) */
+};
+
+static int mmio_access_kind(const struct insn *in, struct mmio_access *acc)
+{
+	unsigned byte_op = !(in->opcode & 1);
+
+	acc->reg = in->reg;
+	acc->size = acc->dest_size = byte_op ? 1 : in->opsize;
+	if (in->map == INSN_MAP_0F && (in->opcode == 0xb6 || in->opcode == 0xb7)) {
+		acc->load = 1;
+		acc->size = in->opcode == 0xb6 ? 1 : 2;
+		acc->dest_size = in->opsize;
+		return 0;
+	}
+	if (in->map != INSN_MAP_PRIMARY)
+		return -1;
+	switch (in->opcode) {
+	case 0x8a: case 0x8b: acc->load = 1; return 0;
+	case 0x88: case 0x89: acc->load = 0; return 0;
+	case 0xc6: case 0xc7:
+		acc->load = 0;
+		acc->reg = INSN_REG_NONE;
+		return (in->reg & 7) == 0 ? 0 : -1;
+	case 0xa0: case 0xa1: case 0xa2: case 0xa3: /* MOV AL/eAX to or from moffs */
+		acc->load = in->opcode < 0xa2;
+		acc->reg = 0;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 void emulate_mmio(struct vcpu *v, uint64_t gpa)
 {
 	struct emu e = {.v = v};
 	const struct insn *in = &e.in;
 	struct nb_trace_record rec = {0};
-	int apic = gpa >= VLAPIC_BASE && gpa < VLAPIC_BASE + VLAPIC_SIZE, load;
+	int apic = gpa >= VLAPIC_BASE && gpa < VLAPIC_BASE + VLAPIC_SIZE;
+	struct mmio_access acc;
 	uint64_t val;
 
 	if (fetch(&e)) {
@@ -1089,25 +1151,23 @@ void emulate_mmio(struct vcpu *v, uint64_t gpa)
 		return;
 	}
 	trace_exit(v, NB_ACT_EMULATED, e.bytes, in->len);
-	/* MOV to or from memory is what guests use on device registers. */
-	load = in->map == INSN_MAP_PRIMARY && (in->opcode == 0x8a || in->opcode == 0x8b);
-	if (!(load || (in->map == INSN_MAP_PRIMARY && (in->opcode == 0x88 || in->opcode == 0x89 ||
-						       ((in->opcode == 0xc6 || in->opcode == 0xc7) &&
-							(in->reg & 7) == 0))))) {
+	if (mmio_access_kind(in, &acc) < 0) {
 		vcpu_shutdown(v, "an access to guest-physical memory outside its RAM by an instruction nbvmm "
 				 "cannot emulate");
 		return;
 	}
 	rec.kind = apic ? NB_EV_APIC : NB_EV_MMIO;
 	rec.addr = apic ? gpa - VLAPIC_BASE : gpa;
-	rec.aux = in->opsize | (load ? 0 : NB_IO_DIR_OUT);
-	if (load) {
+	rec.aux = acc.size | (acc.load ? 0 : NB_IO_DIR_OUT);
+	if (acc.load) {
 		/* Nothing answers outside the APIC: reads see all ones, as on a real bus and at L0. */
 		val = apic ? vlapic_read(v, (unsigned)(gpa - VLAPIC_BASE)) : ~0ull;
-		reg_set(&e, in->reg, in->opsize, val);
+		if (acc.size < 8)
+			val &= (1ull << (8 * acc.size)) - 1;
+		reg_set(&e, acc.reg, acc.dest_size, val);
 		rec.old_val = val;
 	} else {
-		val = in->imm_size ? in->imm : reg_get(&e, in->reg, in->opsize);
+		val = acc.reg == INSN_REG_NONE ? in->imm : reg_get(&e, (unsigned)acc.reg, acc.size);
 		if (apic)
 			vlapic_write(v, (unsigned)(gpa - VLAPIC_BASE), (uint32_t)val);
 		rec.new_val = val;

@@ -124,6 +124,25 @@ trap_from_nbvmm:
 	add	$16, %rsp
 	iretq
 
+/*
+ * int nbvmm_wrmsr_safe(uint32_t msr, uint64_t value): 0, or -1 when the host refuses the MSR
+ * (#GP). nbvmm_host_trap sends a #GP at nbvmm_wrmsr_safe_insn to nbvmm_wrmsr_safe_fault, so a
+ * guest's MSR write that nbvmm passes through can never bring nbvmm down.
+ */
+	.globl	nbvmm_wrmsr_safe, nbvmm_wrmsr_safe_insn, nbvmm_wrmsr_safe_fault
+nbvmm_wrmsr_safe:
+	mov	%edi, %ecx
+	mov	%rsi, %rax
+	mov	%rsi, %rdx
+	shr	$32, %rdx
+nbvmm_wrmsr_safe_insn:
+	wrmsr
+	xor	%eax, %eax
+	ret
+nbvmm_wrmsr_safe_fault:
+	mov	$-1, %eax
+	ret
+
 	.bss
 	.balign	8
 nbvmm_host_rsp:

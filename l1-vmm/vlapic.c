@@ -207,7 +207,18 @@ void vlapic_write(struct vcpu *v, unsigned off, uint32_t val)
 		break;
 	case APIC_LDR: a->ldr = val & 0xff000000u; break;
 	case APIC_DFR: a->dfr = val | 0x0fffffffu; break;
-	case APIC_SVR: a->svr = val & 0x3ff; break;
+	case APIC_SVR:
+		a->svr = val & 0x3ff;
+		/* Software-disabling the APIC masks every LVT entry (APM vol. 2, 16.3.3). */
+		if (!(a->svr & SVR_ENABLED)) {
+			a->lvt_timer |= LVT_MASKED;
+			a->lvt_thermal |= LVT_MASKED;
+			a->lvt_perf |= LVT_MASKED;
+			a->lvt_lint0 |= LVT_MASKED;
+			a->lvt_lint1 |= LVT_MASKED;
+			a->lvt_error |= LVT_MASKED;
+		}
+		break;
 	case APIC_ESR: a->esr = 0; break;
 	case APIC_ICR_HI: a->icr_hi = val; break;
 	case APIC_ICR_LO:
@@ -217,7 +228,7 @@ void vlapic_write(struct vcpu *v, unsigned off, uint32_t val)
 			vlapic_request(v, val & 0xff);
 		break;
 	case APIC_LVT_TIMER:
-		a->lvt_timer = val & (0xff | LVT_MASKED | LVT_TIMER_PERIODIC);
+		a->lvt_timer = (val & (0xff | LVT_MASKED | LVT_TIMER_PERIODIC)) | (a->svr & SVR_ENABLED ? 0 : LVT_MASKED);
 		a->period_tsc = (val & LVT_TIMER_PERIODIC) ? counts_to_tsc(a, a->initial_count) : 0;
 		break;
 	case APIC_LVT_THERMAL: a->lvt_thermal = val & 0x107ff; break;
