@@ -274,3 +274,42 @@ SELECT
 	(SELECT count(*) FROM console c WHERE c.run_id = r.run_id) AS console_lines,
 	(SELECT count(*) FROM vms v WHERE v.run_id = r.run_id) AS vms
 FROM runs r;
+
+-- Which interrupts did each guest receive, from which level, how often? Virtual interrupts a
+-- hypervisor delivered through its guest's IDT (kind INTERRUPT; aux = vector).
+CREATE VIEW v_interrupts AS
+SELECT
+	e.run_id,
+	e.rec_level,
+	e.guest_level,
+	e.vm_id,
+	e.aux AS vector,
+	count(*) AS deliveries,
+	min(e.ts) AS first_ts,
+	max(e.ts) AS last_ts
+FROM events e
+JOIN event_kinds k ON k.kind = e.kind AND k.name = 'INTERRUPT'
+GROUP BY e.run_id, e.rec_level, e.guest_level, e.vm_id, e.aux;
+
+-- How does each guest drive its local APIC? Accesses to the virtual APIC page by register
+-- (kind APIC; addr = register offset, aux = size | 0x100 for a write, old_val read, new_val written).
+CREATE VIEW v_apic_accesses AS
+SELECT
+	e.run_id,
+	e.rec_level,
+	e.guest_level,
+	e.vm_id,
+	printf('0x%03x', e.addr) AS offset,
+	CASE e.addr
+		WHEN 0x20 THEN 'ID' WHEN 0x30 THEN 'VERSION' WHEN 0x80 THEN 'TPR' WHEN 0xa0 THEN 'PPR'
+		WHEN 0xb0 THEN 'EOI' WHEN 0xf0 THEN 'SVR' WHEN 0x300 THEN 'ICR_LO' WHEN 0x310 THEN 'ICR_HI'
+		WHEN 0x320 THEN 'LVT_TIMER' WHEN 0x380 THEN 'TIMER_INITIAL' WHEN 0x390 THEN 'TIMER_CURRENT'
+		WHEN 0x3e0 THEN 'TIMER_DIVIDE'
+		ELSE CASE WHEN e.addr BETWEEN 0x100 AND 0x170 THEN 'ISR' WHEN e.addr BETWEEN 0x200 AND 0x270 THEN 'IRR'
+			  ELSE NULL END
+	END AS register,
+	CASE WHEN e.aux & 256 THEN 'write' ELSE 'read' END AS access,
+	count(*) AS accesses
+FROM events e
+JOIN event_kinds k ON k.kind = e.kind AND k.name = 'APIC'
+GROUP BY e.run_id, e.rec_level, e.guest_level, e.vm_id, e.addr, e.aux & 256;
