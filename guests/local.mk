@@ -155,3 +155,4 @@ guests_hostile_hostile_elf_DEPENDENCIES = $(GUESTS_LIB) $(GUESTS_USER_LD_DEPS)
 nb_images += guests/hello/hello.elf guests/misbehave/misbehave.elf guests/mbhello/mbhello.elf \
 	guests/mbhello/mbkludge.bin guests/ptest/ptest.elf guests/sysarch/sysarch.elf guests/hostile/hostile.elf
 
+include $(srcdir)/guests/nanobench/local.mk
