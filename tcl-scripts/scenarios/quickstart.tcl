@@ -1,8 +1,9 @@
-# Question: does a guest boot and run under nestbed on this machine, and what did it do?
+# Question: do nested levels boot and run under nestbed on this machine, and what did they do?
 #
-# Boots the demo guest (guests/hello) on /dev/kvm under L0, records its trace into an SQLite
-# database, and prints a summary from that database: events by level and kind, traps by level
-# and reason, what the guest printed, records lost, and where the file is.
+# Boots the demo guest (guests/hello) on /dev/kvm directly under L0 (depth 1) and then under the
+# guest hypervisor nbvmm (depth 2, when it is built), records both traces into one SQLite
+# database, and prints a summary of each run from that database: events by level and kind,
+# traps by level and reason, what the guests printed, records lost, and where the file is.
 #
 # usage: tclsh tcl-scripts/scenarios/quickstart.tcl ?DB?
 #   DB  the trace database (default ./nestbed-quickstart.db); each run adds a run to the file.
@@ -14,21 +15,32 @@ if {$argc > 1 || [lindex $argv 0] in {-h --help}} {
 }
 set db [expr {$argc ? [lindex $argv 0] : "nestbed-quickstart.db"}]
 
-try {
-	set m [nestbed::machine create -image [nestbed::image hello] -options {records=5}]
-	puts "Booting guests/hello under L0 on /dev/kvm, tracing into $db ..."
-	set r [$m run -timeout 60 -db $db]
+proc quickstart_run {db label args} {
+	set m [nestbed::machine create {*}$args]
+	puts "Booting $label, tracing into $db ..."
+	set r [$m run -timeout 120 -db $db]
 	$m destroy
 	puts ""
 	puts [nestbed::summary [dict get $r db] -run [dict get $r run_id]]
 	puts [format "The run took %.3f s of wall-clock time for %d exits to L0." [dict get $r wall] [dict get $r exits]]
-	puts "Query it: sqlite3 [dict get $r db] 'SELECT * FROM v_run_summary'"
-	puts "      or: tclsh, then package require nestbed; set t \[nestbed::trace open [dict get $r db]\]; \$t traps"
+	puts ""
+	return $r
+}
+
+try {
+	set r [quickstart_run $db "guests/hello under L0 on /dev/kvm (depth 1)" \
+		-image [nestbed::image hello] -options {records=5}]
+	set status [dict get $r status]
 	if {[dict get [nestbed::capabilities] max_depth] >= 2} {
-		puts "Next: tclsh [file join [file dirname [info script]] depths.tcl] runs the same guest one level deeper,"
-		puts "      under the guest hypervisor nbvmm, and compares."
+		set r [quickstart_run $db "guests/hello under nbvmm under L0 (depth 2)" \
+			-memory 128M -guests [list [list -image [nestbed::image hello] -options {records=5}]]]
+		if {$status == 0} { set status [dict get $r status] }
 	}
+	puts "Query it: sqlite3 [dict get $r db] 'SELECT * FROM v_run_summary'"
+	puts "      or: tclsh, then package require nestbed; set t \[nestbed::trace open [dict get $r db]\]; \$t traps -run all"
+	puts "More: tclsh [file join [file dirname [info script]] depths.tcl] compares guests at every depth;"
+	puts "      shadow-paging.tcl shows what shadow paging costs a guest."
 } on error {msg opts} {
 	scenario::fail $msg $opts
 }
-exit [dict get $r status]
+exit $status
