@@ -203,6 +203,7 @@ static void leave_shadow_roots(struct vcpu *v)
 
 static void mode_changed(struct vcpu *v)
 {
+	v->tlb_gen++;
 	struct gpt_mode m;
 	struct vmcb_save_area *s = &v->vmcb.save;
 
@@ -215,6 +216,8 @@ static int write_cr(struct emu *e, unsigned cr, uint64_t val)
 {
 	struct vmcb_save_area *s = &e->v->vmcb.save;
 	uint64_t old;
+
+	e->v->tlb_gen++; /* CR0.WP, CR4.SMEP... change what a walk allows */
 
 	switch (cr) {
 	case 0:

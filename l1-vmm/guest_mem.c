@@ -61,6 +61,10 @@ static void ops_trace(void *opaque, const struct nb_trace_record *rec)
 {
 	struct nb_trace_record r = *rec;
 
+	/* Every change spt makes to translations is traced: the one place to notice them. */
+	if (rec->kind != NB_EV_SHADOW_FILL)
+		((struct vcpu *)opaque)->tlb_gen++;
+
 	trace_guest_event(opaque, &r);
 }
 
@@ -72,6 +76,40 @@ const struct shadow_ops nbvmm_shadow_ops = {
 	.free_page = ops_free_page,
 	.trace = ops_trace,
 };
+
+/*
+ * nbvmm's own walks of the guest's tables (instruction fetch, exception delivery, emulated
+ * accesses) come back to the same few pages trap after trap; each walk costs hundreds of
+ * emulated instructions here. A hit needs the same page, CPL and translation generation, and
+ * rights the walk that filled it checked: a write only after a write walk (which set the dirty
+ * bit), a fetch only after a fetch walk.
+ */
+static unsigned soft_tlb_rights(unsigned acc)
+{
+	return SOFT_TLB_READ | (acc & GUEST_ACC_WRITE ? SOFT_TLB_WRITE : 0) | (acc & GUEST_ACC_FETCH ? SOFT_TLB_FETCH : 0);
+}
+
+static uint8_t *soft_tlb_lookup(struct vcpu *v, uint64_t gva, unsigned acc)
+{
+	struct soft_tlb *t = &v->soft_tlb[(gva >> 12) % SOFT_TLB_ENTRIES];
+	unsigned need = soft_tlb_rights(acc);
+
+	if (t->host && t->page == gva >> 12 && t->gen == v->tlb_gen && t->cpl == v->vmcb.save.cpl &&
+	    (t->rights & need) == need)
+		return t->host + (gva & 4095);
+	return NULL;
+}
+
+static void soft_tlb_insert(struct vcpu *v, uint64_t gva, unsigned acc, uint8_t *p)
+{
+	struct soft_tlb *t = &v->soft_tlb[(gva >> 12) % SOFT_TLB_ENTRIES];
+	unsigned rights = soft_tlb_rights(acc);
+
+	if (t->host && t->page == gva >> 12 && t->gen == v->tlb_gen && t->cpl == v->vmcb.save.cpl)
+		rights |= t->rights;
+	*t = (struct soft_tlb){.page = gva >> 12, .gen = v->tlb_gen, .cpl = v->vmcb.save.cpl,
+			       .rights = (uint8_t)rights, .host = p - (gva & 4095)};
+}
 
 int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsigned acc,
 		      uint32_t *pf_error, uint64_t *pf_addr)
@@ -88,19 +126,26 @@ int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsig
 
 		if (chunk > len)
 			chunk = len;
-		rc = gpt_walk(&nbvmm_shadow_ops, v, &v->spt.mode, gva, acc, GPT_SET_AD, &w);
-		if (rc == GPT_PAGE_FAULT || rc == -SHADOW_EFAULT) {
-			/* A table outside the guest's RAM reads as nothing there: not present, as
-			 * KVM reports it one level up. */
-			*pf_error = rc == GPT_PAGE_FAULT ? w.error_code : acc & (GUEST_ACC_WRITE | GUEST_ACC_USER | GUEST_ACC_FETCH);
-			*pf_addr = gva;
-			return 1;
+		p = soft_tlb_lookup(v, gva, acc);
+		if (p) {
+			w.gpa = (uint64_t)(p - (uint8_t *)guest_phys_ptr(v, 0, 1));
+		} else {
+			rc = gpt_walk(&nbvmm_shadow_ops, v, &v->spt.mode, gva, acc, GPT_SET_AD, &w);
+			if (rc == GPT_PAGE_FAULT || rc == -SHADOW_EFAULT) {
+				/* A table outside the guest's RAM reads as nothing there: not present, as
+				 * KVM reports it one level up. */
+				*pf_error = rc == GPT_PAGE_FAULT ? w.error_code
+								 : acc & (GUEST_ACC_WRITE | GUEST_ACC_USER | GUEST_ACC_FETCH);
+				*pf_addr = gva;
+				return 1;
+			}
+			if (rc < 0)
+				return rc;
+			p = guest_phys_ptr(v, w.gpa, chunk);
+			if (!p)
+				return -SHADOW_EFAULT;
+			soft_tlb_insert(v, gva, acc, p);
 		}
-		if (rc < 0)
-			return rc;
-		p = guest_phys_ptr(v, w.gpa, chunk);
-		if (!p)
-			return -SHADOW_EFAULT;
 		if ((acc & GUEST_ACC_WRITE) && !spt_gpa_is_table(&v->spt, w.gpa)) {
 			memcpy(p, b, chunk);
 		} else if (acc & GUEST_ACC_WRITE) {

@@ -30,6 +30,21 @@
 /* The flags a deprivileged guest may really own; IF, IOPL, NT, RF, VM stay virtual. */
 #define X86_RFLAGS_GUEST_REAL (0xcd5ull | X86_RFLAGS_TF | X86_RFLAGS_DF | X86_RFLAGS_AC | (1ull << 21))
 
+/*
+ * A few guest-virtual pages nbvmm reached recently with a walk of the guest's tables, and what
+ * that walk allowed (rights: SOFT_TLB_READ, _WRITE once a write walk set the dirty bit, _FETCH).
+ * Valid while gen equals the vCPU's tlb_gen.
+ */
+#define SOFT_TLB_ENTRIES 8
+#define SOFT_TLB_READ 1
+#define SOFT_TLB_WRITE 2
+#define SOFT_TLB_FETCH 4
+struct soft_tlb {
+	uint64_t page, gen;
+	uint8_t cpl, rights;
+	uint8_t *host;
+};
+
 struct vcpu {
 	struct vmcb vmcb;          /* page-aligned: the first member of a page-aligned vcpu */
 	struct nbvmm_frame *frame; /* where the guest's real registers are while it runs */
@@ -45,6 +60,8 @@ struct vcpu {
 	uint64_t deadline_tsc;     /* nbvmm stops the guest when its TSC passes this; 0: never */
 	struct vlapic lapic;       /* the guest's local APIC */
 	bool step_tf_saved;        /* the guest's own TF while nbvmm single-steps its STI shadow */
+	uint64_t tlb_gen;          /* bumped by anything that may change a guest translation */
+	struct soft_tlb soft_tlb[SOFT_TLB_ENTRIES]; /* guest_mem.c: nbvmm's own walks, remembered */
 	bool stopped;
 	int exit_status;
 	uint64_t exits;

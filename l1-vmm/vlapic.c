@@ -125,9 +125,13 @@ int vlapic_pending(struct vcpu *v)
 
 void vlapic_inject(struct vcpu *v)
 {
+	const uint32_t *irr = v->lapic.irr;
 	struct nb_trace_record rec = {0};
 	int vec;
 
+	/* Called before every entry: nothing requested is the common case, and must be cheap. */
+	if (!(irr[0] | irr[1] | irr[2] | irr[3] | irr[4] | irr[5] | irr[6] | irr[7]))
+		return;
 	if (v->lapic.int_shadow_step || (vec = vlapic_pending(v)) < 0)
 		return;
 	v->lapic.irr[vec / 32] &= ~(1u << (vec % 32));
