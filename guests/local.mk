@@ -156,3 +156,4 @@ nb_images += guests/hello/hello.elf guests/misbehave/misbehave.elf guests/mbhell
 	guests/mbhello/mbkludge.bin guests/ptest/ptest.elf guests/sysarch/sysarch.elf guests/hostile/hostile.elf
 
 include $(srcdir)/guests/nanobench/local.mk
+include $(srcdir)/guests/fidelity/local.mk

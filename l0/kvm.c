@@ -92,6 +92,14 @@ static int kvm_set_cpuid(struct nb_kvm *k, struct nb_error *err)
 		free(cpuid);
 		return nb_error_set(err, NB_E_KVM, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 	}
+	/* The supported list carries the APIC ID of whichever host CPU answered; the guest's one
+	 * vCPU has APIC ID 0 (leaf 1 EBX[31:24], leaf 0xB EDX). */
+	for (int i = 0; i < (int)cpuid->nent; i++) {
+		if (cpuid->entries[i].function == 1)
+			cpuid->entries[i].ebx &= 0x00ffffffu;
+		else if (cpuid->entries[i].function == 0xb || cpuid->entries[i].function == 0x1f)
+			cpuid->entries[i].edx = 0;
+	}
 	rc = ioctl(k->vcpu_fd, KVM_SET_CPUID2, cpuid);
 	free(cpuid);
 	if (rc < 0)

@@ -768,11 +768,7 @@ static void emulate(struct emu *e)
 			vcpu_shutdown(v, "HLT with interrupts disabled: nothing can wake the guest");
 			return;
 		}
-		/* Sleep until the guest's next interrupt (nbvmm's timer is aimed at its next timer
-		 * expiry, or at nbvmm's own tick) rather than spin. */
-		vlapic_poll_timer(v);
-		if (vlapic_pending(v) < 0)
-			__asm__ volatile("sti; hlt; cli" ::: "memory");
+		vcpu_halt(v);
 		return;
 	case INSN_IN:
 	case INSN_OUT:

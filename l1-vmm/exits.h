@@ -12,6 +12,9 @@
 
 void handle_exit(struct vcpu *v);
 
+/* main.c: the guest executed HLT with interrupts on: wait for its next interrupt. */
+void vcpu_halt(struct vcpu *v);
+
 /* emulate.c: the instruction at the guest's RIP trapped (#GP, #UD): emulate or deliver it. */
 void emulate_trapped_insn(struct vcpu *v);
 /* emulate.c: a write to a guest page table (a read-only shadow leaf): emulate the store. */

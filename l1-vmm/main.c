@@ -146,23 +146,48 @@ static void boot_guest(struct vcpu *v, const struct nb_boot_info *bi)
 		  v->vm_id, (unsigned long long)(mem >> 20));
 }
 
+static uint64_t tick_tsc, next_tick;
+
+/* Aims nbvmm's timer at the guest's next timer expiry or nbvmm's own 10 ms tick (which bounds
+ * how long a guest that never traps keeps nbvmm from its time limit), whichever comes first. */
+static void arm_timer(uint64_t guest_next)
+{
+	uint64_t now = nb_rdtsc();
+
+	if (now >= next_tick)
+		next_tick = now + tick_tsc;
+	lapic_timer_arm(guest_next && guest_next < next_tick ? guest_next : next_tick);
+}
+
+void vcpu_halt(struct vcpu *v)
+{
+	/* HLT resumes only when an interrupt is delivered (APM vol. 3, HLT): sleep until the
+	 * guest's APIC has one it accepts, waking on nbvmm's own timer to check its time limit. */
+	for (;;) {
+		uint64_t guest_next = vlapic_poll_timer(v);
+
+		if (vlapic_pending(v) >= 0)
+			return;
+		if (v->deadline_tsc && nb_rdtsc() > v->deadline_tsc)
+			return; /* the next exit's check stops the guest */
+		arm_timer(guest_next);
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+	}
+}
+
 /*
  * The VMRUN loop. Before each entry: the guest's timer expiries become requests, a request the
- * guest can take now is delivered, and nbvmm's own timer is aimed at whichever comes first, the
- * guest's next expiry or nbvmm's 10 ms tick (which bounds how long a guest that never traps
- * keeps nbvmm from its time limit).
+ * guest can take now is delivered, and nbvmm's own timer is aimed at what comes next.
  */
 static void run_guest(struct vcpu *v, uint64_t tsc_khz)
 {
-	uint64_t tick = tsc_khz * 10, next_tick = nb_rdtsc() + tick, vnext, now;
-
+	tick_tsc = tsc_khz * 10;
+	next_tick = nb_rdtsc() + tick_tsc;
 	while (!v->stopped) {
-		vnext = vlapic_poll_timer(v);
+		uint64_t guest_next = vlapic_poll_timer(v);
+
 		vlapic_inject(v);
-		now = nb_rdtsc();
-		if (now >= next_tick)
-			next_tick = now + tick;
-		lapic_timer_arm(vnext && vnext < next_tick ? vnext : next_tick);
+		arm_timer(guest_next);
 		vcpu_run(v);
 		handle_exit(v);
 	}
