@@ -94,10 +94,13 @@ static int elf_check_header(const struct nb_boot_ctx *ctx, const struct elf_clas
 	if (h->machine != ci->machine)
 		return nb_boot_fail(ctx, NB_E_IMAGE, "not an %s ELF (e_machine %u)", ci->machine_name,
 				    h->machine);
-	if (h->type != ET_EXEC)
+	/* ET_DYN is a self-relocating kernel (a static PIE such as nbvmm, which runs at a different
+	 * virtual address at each level): it is loaded at its physical addresses as linked, like an
+	 * ET_EXEC, and applies its own relocations. One that asks for an interpreter is a program. */
+	if (h->type != ET_EXEC && h->type != ET_DYN)
 		return nb_boot_fail(ctx, NB_E_IMAGE,
-				    "not an executable ELF (e_type %u%s): kernels are loaded at fixed physical addresses; link with -static -no-pie",
-				    h->type, h->type == ET_DYN ? ", ET_DYN: shared object or position-independent" : "");
+				    "not an executable ELF (e_type %u): kernels are loaded at fixed physical addresses; link with -static",
+				    h->type);
 	if (h->phentsize != ci->phdr_size)
 		return nb_boot_fail(ctx, NB_E_IMAGE, "bad e_phentsize %u (expected %zu)", h->phentsize,
 				    ci->phdr_size);
@@ -208,6 +211,9 @@ int nb_elf_parse(const struct nb_boot_ctx *ctx, int elf_class, struct nb_boot_im
 		return rc;
 	for (i = 0; i < h.phnum; i++) {
 		elf_read_phdr(p + h.phoff + (uint64_t)i * h.phentsize, elf_class, &ph);
+		if (ph.type == PT_INTERP)
+			return nb_boot_fail(ctx, NB_E_IMAGE,
+					    "a dynamically linked program (PT_INTERP), not a kernel: link with -static or -static-pie");
 		if (ph.type != PT_LOAD)
 			continue;
 		rc = elf_add_segment(ctx, ci, i, &ph, img);

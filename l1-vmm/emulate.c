@@ -35,6 +35,8 @@
 #define MSR_GS_BASE 0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_TSC_AUX 0xc0000103
+#define MSR_PLATFORM_INFO 0xce
+#define MSR_MISC_FEATURES_ENABLES 0x140
 
 #define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)
@@ -296,6 +298,9 @@ static int rdmsr(struct emu *e, uint32_t msr, uint64_t *val)
 	case MSR_GS_BASE: *val = s->gs.base; return 0;
 	case MSR_KERNEL_GS_BASE: *val = s->kernel_gs_base; return 0;
 	case MSR_TSC_AUX: *val = e->v->tsc_aux; return 0;
+	/* No CPUID faulting to offer (it has no effect in ring 3 here: see NOTES.md). */
+	case MSR_PLATFORM_INFO: *val = 0; return 0;
+	case MSR_MISC_FEATURES_ENABLES: *val = 0; return 0;
 	default: return -1; /* unknown MSRs raise #GP, as on hardware */
 	}
 }
@@ -346,6 +351,7 @@ static int wrmsr(struct emu *e, uint32_t msr, uint64_t val)
 		cpu_wrmsr(MSR_GS_BASE, val);
 		return 0;
 	case MSR_KERNEL_GS_BASE: if (!canonical(val)) return -1; s->kernel_gs_base = val; return 0;
+	case MSR_MISC_FEATURES_ENABLES: return val ? -1 : 0;
 	case MSR_TSC_AUX:
 		e->v->tsc_aux = (uint32_t)val;
 		/* RDTSCP reads it natively in ring 3; where the host refuses the MSR (PVM does),
@@ -496,6 +502,20 @@ static void emulate_io(struct emu *e)
 	next(e);
 }
 
+/* The guest's GDT must not hold usable ring-3 descriptors where nbvmm's own are (layout.h):
+ * reloading CS or SS through them would not trap. Say so if it does. */
+static void check_guest_gdt(struct vcpu *v)
+{
+	uint16_t sel;
+	struct vmcb_seg seg;
+
+	for (sel = NBVMM_USER_CS32; sel <= NBVMM_USER_CS; sel += 8)
+		if (guest_load_descriptor(v, sel, &seg, 0) == 0 && (seg.attrib & VMCB_SEG_ATTR_P) &&
+		    ((seg.attrib >> VMCB_SEG_ATTR_DPL_SHIFT) & 3) == 3)
+			nb_printf("nbvmm: warning: the guest's GDT entry 0x%x is a ring-3 segment where nbvmm's "
+				  "own are; its privilege changes through it would go unseen\n", sel);
+}
+
 static void emulate_descriptor_table(struct emu *e)
 {
 	struct vmcb_save_area *s = &e->v->vmcb.save;
@@ -514,10 +534,8 @@ static void emulate_descriptor_table(struct emu *e)
 		}
 		t->limit = buf[0] | buf[1] << 8;
 		t->base = base;
-		if (e->in.mnemonic == INSN_LGDT && t->limit >= NBVMM_USER_CS32 - 3)
-			nb_printf("nbvmm: warning: the guest's GDT reaches selectors 0x%x-0x%x, which nbvmm runs "
-				  "it on; its privilege changes through them would go unseen\n",
-				  NBVMM_USER_CS32, NBVMM_USER_CS);
+		if (e->in.mnemonic == INSN_LGDT)
+			check_guest_gdt(e->v);
 	} else {
 		buf[0] = (uint8_t)t->limit;
 		buf[1] = (uint8_t)(t->limit >> 8);

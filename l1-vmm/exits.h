@@ -4,11 +4,13 @@
 
 #include <stdint.h>
 
+#include "l1-vmm/layout.h"
 #include "l1-vmm/vcpu.h"
 
-/* The address the real LSTAR points at: mapped in no shadow, so a guest SYSCALL (which on these
- * machines stays in ring 3, and elsewhere enters ring 0) faults there with RCX and R11 set. */
-#define NBVMM_SYSCALL_TRAP 0xffffff8000000000ull
+/* The address the real LSTAR points at: an empty part of nbvmm's own slot, mapped in no shadow,
+ * so a guest SYSCALL (which on these machines stays in ring 3, and elsewhere enters ring 0)
+ * faults there with RCX and R11 set. */
+#define NBVMM_SYSCALL_TRAP (nbvmm_vma + NBVMM_SYSCALL_OFFSET)
 
 void handle_exit(struct vcpu *v);
 

@@ -10,8 +10,8 @@
 #include "l1-vmm/page_alloc.h"
 
 #define LAPIC_PHYS 0xfee00000ull
-#define LAPIC_PDPT_SLOT 509 /* virtual NBVMM_VMA - 1 GiB: below nbvmm's own map */
-#define LAPIC_VA (NBVMM_VMA - (1ull << 30) + (LAPIC_PHYS & 0x1fffff))
+#define LAPIC_PDPT_SLOT (NBVMM_LAPIC_OFFSET >> 30)
+#define LAPIC_VA (nbvmm_vma + NBVMM_LAPIC_OFFSET + (LAPIC_PHYS & 0x1fffff))
 
 #define LAPIC_EOI 0xb0
 #define LAPIC_SVR 0xf0

@@ -1,17 +1,18 @@
 # l1-vmm: nbvmm, the guest hypervisor, a freestanding image on the nestbed boot protocol.
 #
-# It runs in the top 2 GiB (-mcmodel=kernel) and links its own copies of the portable parts it
-# shares with the host and the guests: shadow/ (walker, shadow tables, decoder), the trace-ring
+# It is a static PIE (see nbvmm.ld) and links its own copies of the portable parts it shares
+# with the host and the guests: shadow/ (walker, shadow tables, decoder), the trace-ring
 # reader, the boot loader of l0/ (so every level boots the next the same way) and the guest
 # library (console, formatting, hypercalls). l1-vmm/libc supplies the few <string.h> and
 # <stdio.h> names the host-side code uses.
 noinst_PROGRAMS += l1-vmm/nbvmm.elf
-NBVMM_CFLAGS = $(filter-out -mcmodel=small,$(FREESTANDING_CFLAGS)) -mcmodel=kernel \
-	-fno-tree-loop-distribute-patterns -I$(top_srcdir)/l1-vmm/libc
+NBVMM_CFLAGS = $(filter-out -mcmodel=small -fno-pic -fno-pie,$(FREESTANDING_CFLAGS)) -fpie \
+	-fvisibility=hidden -fno-tree-loop-distribute-patterns -I$(top_srcdir)/l1-vmm/libc
 l1_vmm_nbvmm_elf_CPPFLAGS = -I$(top_srcdir)/l1-vmm/libc $(AM_CPPFLAGS)
 l1_vmm_nbvmm_elf_CFLAGS = $(NBVMM_CFLAGS)
 l1_vmm_nbvmm_elf_CCASFLAGS = $(NBVMM_CFLAGS)
-l1_vmm_nbvmm_elf_LDFLAGS = $(FREESTANDING_LDFLAGS) -Wl,-T,$(top_srcdir)/l1-vmm/nbvmm.ld
+l1_vmm_nbvmm_elf_LDFLAGS = $(filter-out -static -no-pie,$(FREESTANDING_LDFLAGS)) -static-pie \
+	-Wl,-T,$(top_srcdir)/l1-vmm/nbvmm.ld
 l1_vmm_nbvmm_elf_DEPENDENCIES = l1-vmm/nbvmm.ld
 l1_vmm_nbvmm_elf_SOURCES = \
 	l1-vmm/boot.S l1-vmm/entry.S l1-vmm/main.c l1-vmm/cpu.c l1-vmm/cpu.h l1-vmm/vmrun.c \

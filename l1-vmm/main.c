@@ -135,7 +135,7 @@ static void boot_guest(struct vcpu *v, const struct nb_boot_info *bi)
 	gpt_mode_from_regs(&mode, v->vmcb.save.cr0, v->vmcb.save.cr3, v->vmcb.save.cr4, v->vmcb.save.efer,
 			   v->maxphyaddr);
 	if (spt_init(&v->spt, &nbvmm_shadow_ops, v, &mode) < 0 ||
-	    spt_map_host_slot(&v->spt, NBVMM_PML4_SLOT, virt_to_phys(nbvmm_pdpt)) < 0)
+	    spt_map_host_slot(&v->spt, nbvmm_slot, virt_to_phys(nbvmm_pdpt)) < 0)
 		fail("out of memory for shadow page tables");
 
 	memset(name, 0, sizeof(name));

@@ -8,12 +8,12 @@
 
 static inline void *phys_to_virt(uint64_t pa)
 {
-	return (void *)(uintptr_t)(pa + NBVMM_VMA);
+	return (void *)(uintptr_t)(pa + nbvmm_vma);
 }
 
 static inline uint64_t virt_to_phys(const void *va)
 {
-	return (uint64_t)(uintptr_t)va - NBVMM_VMA;
+	return (uint64_t)(uintptr_t)va - nbvmm_vma;
 }
 
 void page_alloc_init(uint64_t start, uint64_t end);

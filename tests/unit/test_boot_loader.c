@@ -315,12 +315,32 @@ static void test_elf64_big_endian_is_rejected(void **state)
 	expect_error(test_boot_prepare(t), &t->err, NB_E_IMAGE, "not a little-endian ELF (EI_DATA 2)", NULL);
 }
 
-static void test_elf64_shared_object_is_rejected(void **state)
+static void test_elf64_relocatable_object_is_rejected(void **state)
+{
+	struct test_boot *t = std_kernel(state);
+
+	ehdr(t)->e_type = ET_REL;
+	expect_error(test_boot_prepare(t), &t->err, NB_E_IMAGE, "not an executable ELF (e_type 1)", NULL);
+}
+
+static void test_elf64_self_relocating_kernel_loads_as_linked(void **state)
 {
 	struct test_boot *t = std_kernel(state);
 
 	ehdr(t)->e_type = ET_DYN;
-	expect_error(test_boot_prepare(t), &t->err, NB_E_IMAGE, "not an executable ELF (e_type 3, ET_DYN", NULL);
+	expect_ok(test_boot_prepare(t), &t->err);
+	if (t->plan.rip != ehdr(t)->e_entry)
+		fail_msg("a static PIE is entered at e_entry as linked: expected 0x%llx, got 0x%llx",
+			 (unsigned long long)ehdr(t)->e_entry, (unsigned long long)t->plan.rip);
+}
+
+static void test_elf64_program_with_interpreter_is_rejected(void **state)
+{
+	struct test_boot *t = std_kernel(state);
+
+	ehdr(t)->e_type = ET_DYN;
+	phdr(t, 1)->p_type = PT_INTERP;
+	expect_error(test_boot_prepare(t), &t->err, NB_E_IMAGE, "a dynamically linked program (PT_INTERP)", NULL);
 }
 
 static void test_elf64_bad_phentsize_is_rejected(void **state)
@@ -639,7 +659,9 @@ int main(void)
 		T(test_elf32_without_multiboot_header_is_rejected),
 		T(test_elf64_wrong_machine_is_rejected),
 		T(test_elf64_big_endian_is_rejected),
-		T(test_elf64_shared_object_is_rejected),
+		T(test_elf64_relocatable_object_is_rejected),
+		T(test_elf64_self_relocating_kernel_loads_as_linked),
+		T(test_elf64_program_with_interpreter_is_rejected),
 		T(test_elf64_bad_phentsize_is_rejected),
 		T(test_elf64_phoff_past_end_of_file_is_rejected),
 		T(test_elf64_phoff_near_2_64_does_not_wrap),
