@@ -1,5 +1,6 @@
 # Integration tests: real VMs on /dev/kvm (skipped, saying why, when it is absent).
 TESTS += tests/integration/cli_errors.sh tests/integration/run_hello.sh tests/integration/run_multiboot.sh \
 	tests/integration/misbehave.sh \
-	tests/integration/depth2.sh tests/integration/hostile.sh tests/integration/fidelity.sh
+	tests/integration/depth2.sh tests/integration/hostile.sh tests/integration/fidelity.sh \
+	tests/integration/depth3.sh
 EXTRA_DIST += tests/integration/tap.sh $(filter tests/integration/%.sh,$(TESTS))

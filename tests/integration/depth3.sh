@@ -1,0 +1,37 @@
+#!/bin/sh
+# Recursion by trap-and-emulate: nbvmm runs nbvmm, which runs the test kernel (depth 3), and one
+# level more (depth 4). Each level's trace reaches L0 with its level and VM id, each nbvmm
+# registers the VM it runs, and ptest prints at depth 3 what it prints at depth 1.
+. "$NB_TOP_SRCDIR/tests/integration/tap.sh"
+need_kvm
+NBVMM="$NB_BUILD/l1-vmm/nbvmm.elf"
+
+strip_levels() { sed -e 's/^\[L[0-9]\] //' "$1" | grep -v '^nbvmm: '; }
+
+run_nestbed d3 run "$NBVMM" --db "$TMP/d3.db" --timeout 600 --memory 256M \
+	--module "nbvmm=$NBVMM,mem=64" --module "hello=$GUESTS/hello/hello.elf,exit=3 records=2"
+check_eq "hello exits with its own status at depth 3" 3 "$status"
+check_match "hello's console comes out at level 3" '^\[L3\] hello from nestbed level 3 \(vm 3\)' "$TMP/d3.out"
+check_eq "each nbvmm registered the VM it runs, with its parent" "2|2|1 3|3|2" \
+	"$(sql "$TMP/d3.db" "select group_concat(vm_id || '|' || level || '|' || parent_vm_id, ' ') from (select * from vms where level > 1 order by level)")"
+check_ge "the level-2 nbvmm's traps of its guest reach L0 through both rings" 100 \
+	"$(sql "$TMP/d3.db" "select count(*) from events where rec_level = 2 and guest_level = 3 and kind = 1")"
+check_ge "L1 traps many times for each trap of the level-2 nbvmm (exit multiplication)" 2 \
+	"$(sql "$TMP/d3.db" "select (select count(*) from events where rec_level = 1 and kind = 1) / (select count(*) from events where rec_level = 2 and kind = 1)")"
+check_eq "hello's own records come through three rings" 2 \
+	"$(sql "$TMP/d3.db" "select count(*) from events where kind = 12 and rec_level = 3")"
+
+run_nestbed p1 run "$GUESTS/ptest/ptest.elf" --timeout 120
+run_nestbed p3 run "$NBVMM" --timeout 900 --memory 256M --module "nbvmm=$NBVMM,mem=64" \
+	--module "ptest=$GUESTS/ptest/ptest.elf"
+check_eq "ptest passes at depth 3" 0 "$status"
+strip_levels "$TMP/p1.out" >"$TMP/p1.txt"
+strip_levels "$TMP/p3.out" >"$TMP/p3.txt"
+if cmp -s "$TMP/p1.txt" "$TMP/p3.txt"; then ok "ptest prints the same at depth 3 as at depth 1"
+else not_ok "ptest prints the same at depth 3 as at depth 1" "$(diff "$TMP/p1.txt" "$TMP/p3.txt" | head -20)"; fi
+
+run_nestbed d4 run "$NBVMM" --timeout 900 --memory 512M --module "nbvmm=$NBVMM,mem=256" \
+	--module "nbvmm=$NBVMM,mem=64" --module "hello=$GUESTS/hello/hello.elf"
+check_eq "hello runs at depth 4" 0 "$status"
+check_match "hello's console comes out at level 4" '^\[L4\] hello from nestbed level 4 \(vm 4\)' "$TMP/d4.out"
+done_testing
