@@ -11,6 +11,7 @@
 #include "l1-vmm/exits.h"
 #include "l1-vmm/lapic.h"
 #include "l1-vmm/layout.h"
+#include "shadow/vmcb.h"
 
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
@@ -111,6 +112,22 @@ void cpu_init(struct nbvmm_frame *guest_frame)
 	uint64_t cr4;
 	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
 	__asm__ volatile("mov %0, %%cr4" ::"r"(cr4 | CR4_OSFXSR | CR4_OSXMMEXCPT));
+}
+
+void cpu_set_guest_data_segment(uint16_t sel, const struct vmcb_seg *seg)
+{
+	/* Always a present ring-3 data segment (type from the guest's, code bit clear), so the
+	 * guest gains nothing it could not have had: only its base and limit are kept. */
+	uint64_t attr = (seg->attrib & (VMCB_SEG_ATTR_DB | VMCB_SEG_ATTR_AVL)) | VMCB_SEG_ATTR_P | VMCB_SEG_ATTR_S |
+			(3u << VMCB_SEG_ATTR_DPL_SHIFT) | ((seg->attrib & 0x7) | 0x2);
+	uint64_t limit = seg->limit, base = (uint32_t)seg->base;
+
+	if (limit > 0xfffff) {
+		attr |= VMCB_SEG_ATTR_G;
+		limit >>= 12;
+	}
+	gdt[sel / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | ((attr & 0xff) << 40) |
+		       (((limit >> 16) & 0xf) << 48) | (((attr >> 8) & 0xf) << 52) | (((base >> 24) & 0xff) << 56);
 }
 
 /* A trap taken in ring 0: a bug in nbvmm. Say where, and stop the machine. */

@@ -9,6 +9,11 @@
 /* Loads nbvmm's GDT, TSS and IDT; traps from ring 3 will land in *guest_frame. */
 void cpu_init(struct nbvmm_frame *guest_frame);
 
+struct vmcb_seg;
+/* Writes the guest data segment seg into nbvmm's GDT at selector sel as a ring-3 data segment
+ * with the guest's base, limit and attributes (compatibility mode applies them natively). */
+void cpu_set_guest_data_segment(uint16_t sel, const struct vmcb_seg *seg);
+
 static inline void cpu_wrmsr(uint32_t msr, uint64_t v)
 {
 	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));

@@ -111,8 +111,12 @@ static int deliver_once(struct vcpu *v, unsigned vector, bool has_err, uint32_t 
 	s->rip = target;
 	s->cs = cs;
 	s->cs.selector = (uint16_t)((sel & ~3u) | new_cpl);
-	if (new_cpl != s->cpl)
+	if (new_cpl != s->cpl) {
 		s->ss.selector = lm ? 0 : new_ss;
+		if (!lm)
+			guest_load_descriptor(v, new_ss, &s->ss, 0);
+		v->segs_dirty = true;
+	}
 	s->cpl = (uint8_t)new_cpl;
 	s->rflags &= ~(X86_RFLAGS_TF | X86_RFLAGS_NT | X86_RFLAGS_RF | X86_RFLAGS_VM);
 	if (type == 0x0e)

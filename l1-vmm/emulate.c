@@ -411,6 +411,9 @@ static void far_return(struct emu *e, int iret)
 	s->cs = cs;
 	s->cpl = (uint8_t)new_cpl;
 	s->rflags = rflags;
+	if (outer && guest_load_descriptor(v, s->ss.selector, &s->ss, 0) < 0)
+		s->ss.selector = (uint16_t)raw[4]; /* a null SS (64-bit) has no descriptor */
+	v->segs_dirty = true;
 }
 
 /* Far JMP and CALL (direct ptr16:32, or indirect m16:32/64) to a code segment at the same level:
@@ -650,6 +653,7 @@ static void emulate_mov_sreg(struct emu *e)
 	if (code_mode(e->v) == INSN_MODE_64 && (sr == 4 || sr == 5))
 		seg.base = sr == 4 ? s->fs.base : s->gs.base; /* 64-bit bases come from the MSRs */
 	*segs[sr] = seg;
+	e->v->segs_dirty = true;
 	next(e);
 }
 
@@ -728,6 +732,7 @@ static void emulate_sysenter_sysexit(struct emu *e, int enter)
 		s->rsp = (uint32_t)*vcpu_gpr(e->v, 1);
 	}
 	s->cpl = (uint8_t)cpl;
+	e->v->segs_dirty = true;
 }
 
 /*
@@ -1037,6 +1042,12 @@ void emulate_trapped_insn(struct vcpu *v)
 	trace_exit(v, e.in.mnemonic == INSN_OTHER || e.in.mnemonic == INSN_UD2 ? NB_ACT_DELIVERED : NB_ACT_EMULATED, e.bytes,
 		   e.in.len);
 	v->vmcb.control.exit_code = trapped;
+	/* The instruction after STI trapped instead of completing its single step: once it is
+	 * emulated the STI shadow is over, and the held-back interrupt may come (run_guest). */
+	if (v->lapic.int_shadow_step) {
+		v->lapic.int_shadow_step = false;
+		v->vmcb.save.rflags = (v->vmcb.save.rflags & ~X86_RFLAGS_TF) | (v->step_tf_saved ? X86_RFLAGS_TF : 0);
+	}
 	emulate(&e);
 }
 

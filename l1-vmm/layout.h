@@ -16,7 +16,7 @@
 
 /*
  * Selectors of nbvmm's GDT. The ring-3 segments a guest really runs on sit near the top of a
- * full-size GDT, three entries per level (level 1: entries 509-511, level 2: 506-508, ...);
+ * full-size GDT, six entries per level (level 1: entries 506-511, level 2: 500-505, ...);
  * everything a guest is likely to name (its own GDT's low indices, and the entries a nested
  * nbvmm uses for its own guest) is a DPL-0 descriptor or empty in this level's GDT. So when the
  * guest reloads CS or SS (IRET, far RET, MOV SS, far JMP) with its own selectors, the load
@@ -28,11 +28,16 @@
 #define NBVMM_DS 0x10
 #define NBVMM_TSS 0x18
 #define NBVMM_GDT_ENTRIES 512
-/* This level's first ring-3 entry: 512 - 3 * level (slot = 512 - level, see boot.S). */
-#define NBVMM_USER_FIRST (512 - 3 * (512 - nbvmm_slot))
+/* This level's first ring-3 entry: 512 - 6 * level (slot = 512 - level, see boot.S). */
+#define NBVMM_USER_ENTRIES 6
+#define NBVMM_USER_FIRST (512 - NBVMM_USER_ENTRIES * (512 - nbvmm_slot))
 #define NBVMM_USER_CS32 ((NBVMM_USER_FIRST + 0) * 8 + 3) /* compatibility mode: 32-bit code */
 #define NBVMM_USER_DS ((NBVMM_USER_FIRST + 1) * 8 + 3)
 #define NBVMM_USER_CS ((NBVMM_USER_FIRST + 2) * 8 + 3)
+/* A 32-bit guest's own DS, ES and SS, mirrored at DPL 3 so their bases and limits apply. */
+#define NBVMM_USER_GDS ((NBVMM_USER_FIRST + 3) * 8 + 3)
+#define NBVMM_USER_GES ((NBVMM_USER_FIRST + 4) * 8 + 3)
+#define NBVMM_USER_GSS ((NBVMM_USER_FIRST + 5) * 8 + 3)
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

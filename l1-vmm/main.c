@@ -74,6 +74,7 @@ static void vcpu_load_plan(struct vcpu *v, const struct nb_boot_plan *p)
 	s->g_pat = 0x0007040600070406ull; /* the PAT's power-on value */
 	v->frame->rbx = p->rbx;
 	v->frame->rdi = p->rdi;
+	v->segs_dirty = true;
 }
 
 static uint64_t option_u64(const struct nb_boot_info *bi, const char *key, uint64_t dflt)

@@ -61,6 +61,7 @@ struct vcpu {
 	struct vlapic lapic;       /* the guest's local APIC */
 	bool step_tf_saved;        /* the guest's own TF while nbvmm single-steps its STI shadow */
 	uint64_t tlb_gen;          /* bumped by anything that may change a guest translation */
+	bool segs_dirty;           /* a 32-bit guest's DS/ES/SS changed: mirror them again */
 	struct soft_tlb soft_tlb[SOFT_TLB_ENTRIES]; /* guest_mem.c: nbvmm's own walks, remembered */
 	bool stopped;
 	int exit_status;

@@ -49,8 +49,24 @@ void vcpu_run(struct vcpu *v)
 	f->rflags = (s->rflags & (X86_RFLAGS_GUEST_REAL | X86_RFLAGS_IF)) | X86_RFLAGS_FIXED;
 	/* A guest in 32-bit protected mode runs its code in compatibility mode (APM vol. 2, 1.2.3):
 	 * the real CPU stays in long mode, under nbvmm's shadow tables. */
-	f->cs = (s->cs.attrib & VMCB_SEG_ATTR_L) ? NBVMM_USER_CS : NBVMM_USER_CS32;
-	f->ss = NBVMM_USER_DS;
+	if (s->cs.attrib & VMCB_SEG_ATTR_L) {
+		f->cs = NBVMM_USER_CS;
+		f->ss = NBVMM_USER_DS;
+	} else {
+		/* Compatibility mode honours segment bases and limits: run the guest on mirrors of
+		 * its own DS, ES and SS, refreshed when it reloads them (every load traps). */
+		if (v->segs_dirty) {
+			uint16_t ds = NBVMM_USER_GDS, es = NBVMM_USER_GES;
+
+			cpu_set_guest_data_segment(NBVMM_USER_GDS, &s->ds);
+			cpu_set_guest_data_segment(NBVMM_USER_GES, &s->es);
+			cpu_set_guest_data_segment(NBVMM_USER_GSS, &s->ss);
+			__asm__ volatile("mov %0, %%ds; mov %1, %%es" ::"r"(ds), "r"(es));
+			v->segs_dirty = false;
+		}
+		f->cs = NBVMM_USER_CS32;
+		f->ss = NBVMM_USER_GSS;
+	}
 	if (root != v->loaded_cr3 || spt_take_tlb_flush(&v->spt)) {
 		cpu_write_cr3(root);
 		v->loaded_cr3 = root;
