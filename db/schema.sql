@@ -1,4 +1,4 @@
--- nestbed trace store: schema version 1.
+-- nestbed trace store: schema version 2 (version 2 added the Popek-Goldberg tables and views).
 --
 -- One SQLite file holds one or more runs of the testbed. The C store (tracer/store.c) runs this
 -- file, embedded at build time, when it creates a database, and then fills the name tables
@@ -15,7 +15,7 @@
 -- Timestamps. events.ts and console.ts are the recording level's TSC; runs.tsc_khz turns them
 -- into time (ts / tsc_khz = milliseconds). runs.started_at and ended_at are ISO-8601 UTC text.
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- Which runs does this file hold, how did each end, and what machine were they taken on?
 -- completed = 0 means the run did not end normally (crash, kill): its events are still valid up
@@ -313,3 +313,326 @@ SELECT
 FROM events e
 JOIN event_kinds k ON k.kind = e.kind AND k.name = 'APIC'
 GROUP BY e.run_id, e.rec_level, e.guest_level, e.vm_id, e.addr, e.aux & 256;
+
+-- Exit multiplication by depth: how many exits of the level below does one trap of a level cost,
+-- by the trap's reason? A trap of level L >= 1 (TRAP or EXIT_REFLECTED, recorded by L about its
+-- guest at guest_level) is charged with every exit level L - 1 took from the trap's record up to
+-- L's next trap: nbvmm records a trap before it handles it, so the exits its handling causes (port
+-- I/O forwarded, hypercalls, trace drains) follow the record. Exits of level 0 are its events of
+-- any kind, deeper levels' exits their traps, as in v_traps_by_level_reason. Every level records
+-- on one TSC (level 0 adds KVM's TSC offset to its own), which is what lets the levels line up;
+-- exits of level L - 1 before L's first trap (L booting) are charged to no trap.
+-- One row per run, trapping level, guest level and exit code: traps, exits_below (of level L - 1
+-- while they were handled) and exits_per_trap. At depth 1 there are no rows: no level traps.
+CREATE VIEW v_exit_multiplication AS
+WITH marks AS (
+	SELECT run_id, rec_level AS level, 1 AS is_trap, ts, event_id, guest_level, exit_code
+	FROM events WHERE rec_level >= 1 AND kind IN (1, 2)
+	UNION ALL
+	SELECT run_id, rec_level + 1, 0, ts, event_id, guest_level, exit_code
+	FROM events WHERE (kind IN (1, 2) OR rec_level = 0) AND kind > 0
+),
+numbered AS (
+	SELECT *, sum(is_trap) OVER (PARTITION BY run_id, level ORDER BY ts, is_trap DESC, event_id
+				     ROWS UNBOUNDED PRECEDING) AS trap_no
+	FROM marks
+),
+below AS (
+	SELECT run_id, level, trap_no, count(*) AS n FROM numbered
+	WHERE is_trap = 0 AND trap_no > 0 GROUP BY run_id, level, trap_no
+)
+SELECT
+	t.run_id,
+	t.level,
+	t.guest_level,
+	printf('0x%x', t.exit_code) AS exit_code,
+	x.name AS exit_name,
+	count(*) AS traps,
+	coalesce(sum(b.n), 0) AS exits_below,
+	round(coalesce(sum(b.n), 0) * 1.0 / count(*), 3) AS exits_per_trap
+FROM numbered t
+LEFT JOIN below b ON b.run_id = t.run_id AND b.level = t.level AND b.trap_no = t.trap_no
+LEFT JOIN exit_codes x ON x.code = t.exit_code
+WHERE t.is_trap = 1
+GROUP BY t.run_id, t.level, t.guest_level, t.exit_code;
+
+-- ---------------------------------------------------------------------------------------------
+-- When does (recursive) virtualizability hold? Popek and Goldberg's theorems (CACM 17(7), 1974)
+-- answered from the classification of x86 instructions and from the probes' observations.
+-- The classification tables are filled from the C table in shadow/sensitivity.c (the one source:
+-- db/gen_sensitivity_sql prints its rows after this schema); the probes (guests/probes) write
+-- their observations as GUEST events that v_pg_observations decodes; pg_runs says how the
+-- hypervisor ran each probe run (plain, audit, faithful).
+
+-- Which feature sets can a host give ring-3 code? Bit mask: 1 = CR4.UMIP, 2 = CPUID faulting
+-- (MSR 0x140 bit 0), 4 = CR4.TSD. name is 'none', 'umip', 'umip+cpuidf+tsd'...
+CREATE TABLE host_features (
+	features INTEGER PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE,
+	umip INTEGER NOT NULL,
+	cpuid_faulting INTEGER NOT NULL,
+	tsd INTEGER NOT NULL
+);
+
+-- Which instructions matter to a trap-and-emulate hypervisor, and why? One row per instruction
+-- of shadow/sensitivity.h (sens_id is its stable enum nb_sens_id). pg_class is the strongest of
+-- its properties: 'privileged' (traps at CPL 3, runs at CPL 0), 'control-sensitive',
+-- 'behaviour-sensitive' or 'innocuous'; the flags say each property (a privileged instruction is
+-- also control- or behaviour-sensitive). user_sensitive: sensitive in some user-mode state
+-- (Theorem 3). timing: reads time (Popek-Goldberg's equivalence excepts timing: Theorems 1 and 3
+-- leave these out, Theorem 2 adds them). svm_intercept: what catches it in SVM guest mode.
+-- decoder_mnemonic: shadow/insn_decode.h's name for it, NULL when the decoder has none.
+CREATE TABLE insn_classes (
+	sens_id INTEGER PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE,
+	decoder_mnemonic TEXT,
+	pg_class TEXT NOT NULL CHECK (pg_class IN ('privileged', 'control-sensitive', 'behaviour-sensitive', 'innocuous')),
+	privileged INTEGER NOT NULL,
+	control_sensitive INTEGER NOT NULL,
+	behaviour_sensitive INTEGER NOT NULL,
+	user_sensitive INTEGER NOT NULL,
+	timing INTEGER NOT NULL,
+	svm INTEGER NOT NULL,
+	svm_intercept TEXT,
+	why TEXT NOT NULL,
+	measured_note TEXT
+);
+
+-- Which classified instruction is capstone instruction cs_id (insns.cs_id)? op_glob, when not
+-- NULL, is a GLOB on insns.op_str that tells apart the instructions capstone gives one id
+-- (MOV: to/from CR, DR, a segment register, or plain); the most specific (longest) glob wins.
+CREATE TABLE insn_capstone (
+	cs_id INTEGER NOT NULL,
+	sens_id INTEGER NOT NULL REFERENCES insn_classes,
+	op_glob TEXT,
+	PRIMARY KEY (cs_id, sens_id)
+);
+
+-- Does the instruction trap at CPL 3 under each feature set: by the architecture (traps_arch)
+-- and as measured on this project's machines (traps_measured; ../shared/PLATFORM.md: CPUID
+-- faulting and CR4.TSD have no effect on ring-3 code under KVM's PVM)?
+CREATE TABLE insn_traps (
+	sens_id INTEGER NOT NULL REFERENCES insn_classes,
+	features INTEGER NOT NULL REFERENCES host_features,
+	traps_arch INTEGER NOT NULL,
+	traps_measured INTEGER NOT NULL,
+	PRIMARY KEY (sens_id, features)
+);
+
+-- How did the hypervisor run each probe run: 'plain' trap-and-emulate, 'audit' (single-steps
+-- the guest's kernel and records VIOLATION events) or 'faithful' (emulates the sensitive
+-- instructions)? Written by whoever starts the run (nestbed::probes); a run without a row is plain.
+CREATE TABLE pg_runs (
+	run_id INTEGER PRIMARY KEY REFERENCES runs,
+	mode TEXT NOT NULL DEFAULT 'plain' CHECK (mode IN ('plain', 'audit', 'faithful')),
+	label TEXT
+);
+
+-- What the probes' timing records measure (probe number of a timing record).
+CREATE TABLE pg_timing_probes (
+	probe INTEGER PRIMARY KEY,
+	what TEXT NOT NULL
+);
+INSERT INTO pg_timing_probes (probe, what) VALUES
+	(0, 'user mode: 256 innocuous instructions (baseline)'),
+	(1, 'kernel mode: IN from a UART register (a port exit)'),
+	(2, 'kernel mode: CPUID'),
+	(3, 'user mode: UD2 to the kernel and back (a trap round trip)');
+
+-- The probes' records are GUEST events (kind 12): a partial index finds them without scanning a
+-- run's other events, at the cost of one test per ingested row.
+CREATE INDEX events_guest ON events (run_id) WHERE kind = 12;
+
+-- Which instructions trap at CPL 3 under each feature set, in theory and as measured? One row
+-- per classified instruction and feature set, with the class.
+CREATE VIEW v_pg_insn_traps AS
+SELECT c.sens_id, c.name AS insn, c.pg_class, c.user_sensitive, c.timing, f.features, f.name AS feature_set,
+	x.traps_arch, x.traps_measured
+FROM insn_classes c
+JOIN insn_traps x ON x.sens_id = c.sens_id
+JOIN host_features f ON f.features = x.features;
+
+-- Do the theorems hold for a feature set, from the classification alone? basis 'architecture'
+-- takes the manuals' trap conditions, 'measured' this project's machines. Theorem 1 needs every
+-- sensitive instruction but the timing ones to trap, Theorem 3 every user-sensitive one but the
+-- timing ones, Theorem 2 every sensitive one, timing included (a VMM without timing
+-- dependencies must be able to give its guests virtual time). failing lists those that do not trap.
+CREATE VIEW v_pg_theory AS
+WITH theorems(theorem) AS (VALUES (1), (2), (3)),
+bases(basis) AS (VALUES ('architecture'), ('measured')),
+needed AS (
+	SELECT t.theorem, c.sens_id, c.name
+	FROM theorems t JOIN insn_classes c
+	WHERE (c.control_sensitive OR c.behaviour_sensitive)
+	  AND (t.theorem = 2 OR NOT c.timing)
+	  AND (t.theorem <> 3 OR c.user_sensitive))
+SELECT f.features, f.name AS feature_set, CAST(n.theorem AS INTEGER) AS theorem, b.basis,
+	sum(CASE b.basis WHEN 'architecture' THEN x.traps_arch ELSE x.traps_measured END = 0) = 0 AS holds,
+	count(*) AS needed,
+	group_concat(CASE WHEN CASE b.basis WHEN 'architecture' THEN x.traps_arch ELSE x.traps_measured END = 0
+		THEN n.name END, ', ') AS failing
+FROM host_features f
+CROSS JOIN bases b
+CROSS JOIN needed n
+JOIN insn_traps x ON x.sens_id = n.sens_id AND x.features = f.features
+GROUP BY f.features, n.theorem, b.basis;
+
+-- What did the probes observe? One row per observation record (guests/probes; record layout in
+-- shadow/sensitivity.h, NB_PROBE_AUX): the run, its mode, the depth the probe ran at, the
+-- feature set it asked for, the CPU mode (kernel or user) and instruction, the exception the
+-- guest received (vector, NULL for none), the values it read, what the architecture says it
+-- should have got (expected*, NULL where the probe cannot know), and as_architecture: 1 when
+-- the exception and the known values are as the architecture says (NULL for timing records and
+-- instructions the CPU does not offer). sens_id 0 is the set-up record: value = the features in
+-- effect, value2 = the features offered.
+CREATE VIEW v_pg_observations AS
+SELECT o.*,
+	CASE WHEN o.timing OR o.unsupported THEN NULL
+	     WHEN o.vector IS NOT o.expected_vector THEN 0
+	     WHEN o.vector IS NOT NULL THEN 1
+	     ELSE (o.expected IS NULL OR o.value = o.expected) AND (o.expected2 IS NULL OR o.value2 = o.expected2)
+	END AS as_architecture
+FROM (
+	SELECT e.event_id, e.run_id, coalesce(m.mode, 'plain') AS mode, e.guest_level AS depth,
+		CAST((e.aux >> 32) & 255 AS INTEGER) AS features, f.name AS feature_set,
+		CASE (e.aux >> 24) & 255 WHEN 0 THEN 'kernel' ELSE 'user' END AS cpu_mode,
+		CAST(e.aux & 65535 AS INTEGER) AS sens_id, c.name AS insn, CAST((e.aux >> 16) & 255 AS INTEGER) AS probe,
+		CAST(CASE WHEN e.exit_info1 <> 0 THEN e.exit_info1 - 1 END AS INTEGER) AS vector,
+		e.old_val AS value, e.addr AS value2,
+		CASE WHEN e.exit_info2 & 1 THEN e.new_val END AS expected,
+		CASE WHEN e.exit_info2 & 2 THEN e.exit_code END AS expected2,
+		CASE WHEN (e.exit_info2 >> 8) & 255 <> 0 THEN ((e.exit_info2 >> 8) & 255) - 1 END AS expected_vector,
+		(e.exit_info2 & 4) <> 0 AS timing,
+		(e.exit_info2 & 8) <> 0 AS unsupported,
+		e.rip, e.insn_id
+	FROM events e
+	LEFT JOIN pg_runs m ON m.run_id = e.run_id
+	LEFT JOIN host_features f ON f.features = (e.aux >> 32) & 255
+	LEFT JOIN insn_classes c ON c.sens_id = e.aux & 65535
+	-- kind 12 = GUEST by number, as events_guest's WHERE; 20551 = 0x5047, NB_PROBE_TAG
+	WHERE e.kind = 12 AND (e.aux >> 48) = 20551
+) o;
+
+-- Which runs ran the probes, at what depth, in which mode, asking for which features and getting
+-- which (effective: the bits the probe could turn on; offered: the bits the CPU offers)?
+CREATE VIEW v_pg_probe_runs AS
+SELECT run_id, mode, depth, features, feature_set, value AS effective, value2 AS offered
+FROM v_pg_observations WHERE sens_id = 0 AND probe = 0;
+
+-- Which depth-1 run is the reference for a feature set: the latest plain one in the file.
+CREATE VIEW v_pg_reference_runs AS
+SELECT features, max(run_id) AS run_id FROM v_pg_probe_runs WHERE depth = 1 AND mode = 'plain'
+GROUP BY features;
+
+-- Did each observation at depth N equal the one at depth 1 (same feature set, CPU mode,
+-- instruction and probe, in the reference run)? as_depth1 is 1 or 0, NULL for timing records,
+-- unsupported instructions and observations with no reference. faithful is the verdict used by
+-- the theorems: as_architecture at depth 1 (there is no shallower machine to compare with) and
+-- where depth 1 could not run the probe (ring-0 LAR under PVM), as_depth1 elsewhere.
+CREATE VIEW v_pg_equivalence AS
+SELECT o.*, r.run_id AS ref_run_id, r.vector AS ref_vector, r.value AS ref_value, r.value2 AS ref_value2,
+	CASE WHEN r.event_id IS NULL OR o.timing OR o.unsupported OR r.unsupported THEN NULL
+	     WHEN o.vector IS NOT r.vector THEN 0
+	     WHEN o.vector IS NOT NULL THEN 1
+	     ELSE o.value = r.value AND o.value2 = r.value2
+	END AS as_depth1,
+	CASE WHEN o.depth = 1 OR r.unsupported THEN o.as_architecture
+	     WHEN r.event_id IS NULL OR o.timing OR o.unsupported THEN NULL
+	     WHEN o.vector IS NOT r.vector THEN 0
+	     WHEN o.vector IS NOT NULL THEN 1
+	     ELSE o.value = r.value AND o.value2 = r.value2
+	END AS faithful
+FROM v_pg_observations o
+LEFT JOIN v_pg_reference_runs rr ON rr.features = o.features
+LEFT JOIN v_pg_observations r ON r.run_id = rr.run_id AND r.sens_id = o.sens_id AND r.cpu_mode = o.cpu_mode
+	AND r.probe = o.probe
+WHERE o.sens_id <> 0;
+
+-- How much slower is time at depth N? The timing records (cycles, the minimum of several
+-- tries) against the depth-1 reference run's: dilation = cycles / reference cycles.
+CREATE VIEW v_pg_timing AS
+SELECT o.run_id, o.mode, o.depth, o.features, o.feature_set, o.probe, t.what, o.value AS cycles,
+	r.value AS ref_cycles, CASE WHEN r.value > 0 THEN round(o.value * 1.0 / r.value, 2) END AS dilation
+FROM v_pg_observations o
+LEFT JOIN pg_timing_probes t ON t.probe = o.probe
+LEFT JOIN v_pg_reference_runs rr ON rr.features = o.features
+LEFT JOIN v_pg_observations r ON r.run_id = rr.run_id AND r.timing AND r.probe = o.probe
+WHERE o.timing;
+
+-- Which sensitive instructions did a hypervisor in audit mode see execute without trapping
+-- (VIOLATION events, kind 11)? The instruction is aux when aux is a sens_id, else found from
+-- capstone's id and operands (insn_capstone). old_val = what the guest saw, new_val = what the
+-- virtual CPU should have shown.
+CREATE VIEW v_pg_violations AS
+SELECT e.event_id, e.run_id, coalesce(m.mode, 'plain') AS mode, e.rec_level, e.guest_level AS depth, e.vm_id,
+	coalesce(a.sens_id, (SELECT k.sens_id FROM insn_capstone k WHERE k.cs_id = i.cs_id
+		AND (k.op_glob IS NULL OR i.op_str GLOB k.op_glob) ORDER BY length(k.op_glob) DESC LIMIT 1)) AS sens_id,
+	printf('0x%016x', e.rip) AS rip, i.text AS disassembly, hex(i.bytes) AS bytes,
+	printf('0x%x', e.old_val) AS observed, printf('0x%x', e.new_val) AS expected
+FROM events e
+LEFT JOIN pg_runs m ON m.run_id = e.run_id
+LEFT JOIN insns i ON i.insn_id = e.insn_id
+LEFT JOIN insn_classes a ON a.sens_id = e.aux AND e.aux > 0
+WHERE e.kind = 11; -- VIOLATION, by number as v_pg_observations names GUEST
+
+-- Why does a theorem not hold in practice for a probe run? One row per piece of evidence:
+-- 'observation' (a sensitive instruction's observation unlike depth 1's, or at depth 1 unlike
+-- the architecture's), 'violation' (an audit-mode VIOLATION event), 'time' (Theorem 2: a
+-- time-reading instruction ran at CPL 3 without trapping, so no VMM can give the guest virtual
+-- time; or a trapping operation took more than twice as long as at depth 1). Observations of
+-- timing instructions count for Theorem 2 only, kernel-mode ones not for Theorem 3 (a hybrid VMM
+-- interprets the guest's supervisor mode).
+CREATE VIEW v_pg_evidence AS
+WITH theorems(theorem) AS (VALUES (1), (2), (3))
+SELECT p.run_id, p.mode, p.depth, p.features, p.feature_set, CAST(t.theorem AS INTEGER) AS theorem, 'observation' AS kind,
+	q.insn, q.cpu_mode, q.probe, c.pg_class, printf('0x%016x', q.rip) AS rip, i.text AS disassembly,
+	CASE WHEN q.vector IS NOT NULL THEN 'exception ' || q.vector ELSE printf('0x%x 0x%x', q.value, q.value2) END AS observed,
+	CASE WHEN q.depth = 1 OR q.as_depth1 IS NULL THEN
+		CASE WHEN q.expected_vector IS NOT NULL THEN 'exception ' || q.expected_vector
+		     ELSE printf('%s %s', coalesce(printf('0x%x', q.expected), '?'), coalesce(printf('0x%x', q.expected2), '?')) END
+	     WHEN q.ref_vector IS NOT NULL THEN 'exception ' || q.ref_vector
+	     ELSE printf('0x%x 0x%x', q.ref_value, q.ref_value2) END AS expected,
+	CASE WHEN q.depth = 1 OR q.as_depth1 IS NULL THEN 'the architecture' ELSE 'depth 1 (run ' || q.ref_run_id || ')' END AS compared_with
+FROM v_pg_probe_runs p
+CROSS JOIN theorems t
+JOIN v_pg_equivalence q ON q.run_id = p.run_id AND q.faithful = 0
+JOIN insn_classes c ON c.sens_id = q.sens_id AND (c.control_sensitive OR c.behaviour_sensitive)
+LEFT JOIN insns i ON i.insn_id = q.insn_id
+WHERE (t.theorem = 2 OR NOT c.timing) AND (t.theorem <> 3 OR (c.user_sensitive AND q.cpu_mode = 'user'))
+UNION ALL
+SELECT p.run_id, p.mode, p.depth, p.features, p.feature_set, t.theorem, 'violation', c.name, 'kernel', NULL,
+	c.pg_class, v.rip, v.disassembly, v.observed, v.expected, 'the virtual CPU'
+FROM v_pg_probe_runs p
+CROSS JOIN theorems t
+JOIN v_pg_violations v ON v.run_id = p.run_id AND v.depth = p.depth
+LEFT JOIN insn_classes c ON c.sens_id = v.sens_id
+WHERE t.theorem <> 3 AND (t.theorem = 2 OR NOT coalesce(c.timing, 0))
+UNION ALL
+SELECT p.run_id, p.mode, p.depth, p.features, p.feature_set, 2, 'time', q.insn, q.cpu_mode, q.probe, c.pg_class,
+	printf('0x%016x', q.rip), i.text, 'ran without trapping', 'a trap the VMM can emulate', 'time virtualization'
+FROM v_pg_probe_runs p
+JOIN v_pg_observations q ON q.run_id = p.run_id AND q.cpu_mode = 'user' AND q.vector IS NULL AND NOT q.unsupported
+	AND NOT q.timing
+JOIN insn_classes c ON c.sens_id = q.sens_id AND c.timing
+LEFT JOIN insns i ON i.insn_id = q.insn_id
+UNION ALL
+SELECT p.run_id, p.mode, p.depth, p.features, p.feature_set, 2, 'time', NULL, NULL, d.probe, NULL, NULL, d.what,
+	d.cycles || ' cycles (x' || d.dilation || ')', d.ref_cycles || ' cycles', 'depth 1 (run ' || rr.run_id || ')'
+FROM v_pg_probe_runs p
+JOIN v_pg_timing d ON d.run_id = p.run_id AND d.depth > 1 AND d.dilation > 2
+LEFT JOIN v_pg_reference_runs rr ON rr.features = p.features;
+
+-- Do Theorems 1, 2 and 3 hold for each probe run? holds_in_theory from the architecture's trap
+-- conditions, holds_on_host from this host's measured ones (v_pg_theory), holds_in_practice when
+-- the run left no evidence against it (v_pg_evidence; evidence counts the rows).
+CREATE VIEW v_pg_verdicts AS
+WITH theorems(theorem) AS (VALUES (1), (2), (3))
+SELECT p.run_id, p.mode, p.depth, p.features, p.feature_set, CAST(t.theorem AS INTEGER) AS theorem,
+	(SELECT holds FROM v_pg_theory h WHERE h.features = p.features AND h.theorem = t.theorem
+		AND h.basis = 'architecture') AS holds_in_theory,
+	(SELECT holds FROM v_pg_theory h WHERE h.features = p.features AND h.theorem = t.theorem
+		AND h.basis = 'measured') AS holds_on_host,
+	(SELECT count(*) FROM v_pg_evidence v WHERE v.run_id = p.run_id AND v.theorem = t.theorem) AS evidence,
+	NOT EXISTS (SELECT 1 FROM v_pg_evidence v WHERE v.run_id = p.run_id AND v.theorem = t.theorem) AS holds_in_practice
+FROM v_pg_probe_runs p
+CROSS JOIN theorems t;

@@ -157,3 +157,4 @@ nb_images += guests/hello/hello.elf guests/misbehave/misbehave.elf guests/mbhell
 
 include $(srcdir)/guests/nanobench/local.mk
 include $(srcdir)/guests/fidelity/local.mk
+include $(srcdir)/guests/probes/local.mk

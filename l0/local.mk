@@ -7,6 +7,6 @@ l0_libnestbed_la_LIBADD = tracer/libnbtracer.la $(CAPSTONE_LIBS) $(SQLITE_LIBS) 
 include $(srcdir)/l0/loader.mk
 
 bin_PROGRAMS += l0/nestbed
-l0_nestbed_SOURCES = l0/main.c
+l0_nestbed_SOURCES = l0/main.c l0/cmd_report.c
 l0_nestbed_CPPFLAGS = $(AM_CPPFLAGS) -DPACKAGE_VERSION='"$(PACKAGE_VERSION)"'
 l0_nestbed_LDADD = l0/libnestbed.la

@@ -30,9 +30,15 @@ static void usage(FILE *out)
 	      "\n"
 	      "exit status: the guest's own (debug-exit port: (value << 1) | 1; exit hypercall: its\n"
 	      "argument); 124 timeout; 126 the guest crashed (triple fault, emulation failure, halted\n"
-	      "with interrupts off); 130 interrupted; 2 bad usage; 125 other set-up errors.\n",
+	      "with interrupts off); 130 interrupted; 2 bad usage; 125 other set-up errors.\n"
+	      "\n"
+	      "usage: nestbed report RUN.db [-o FILE] [--run N|all]\n"
+	      "Writes an HTML report of a trace database ('nestbed report --help' says more).\n",
 	      out);
 }
+
+/* nestbed report: l0/cmd_report.c. */
+int nb_cmd_report(int argc, char **argv);
 
 static void on_signal(int sig)
 {
@@ -148,6 +154,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "report"))
+		return nb_cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

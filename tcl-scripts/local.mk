@@ -13,7 +13,7 @@ tcl_scripts_libnestbedtcl_la_CPPFLAGS = $(AM_CPPFLAGS) $(TCL_INCLUDE_SPEC) -DUSE
 tcl_scripts_libnestbedtcl_la_LDFLAGS = -module -avoid-version -shared
 tcl_scripts_libnestbedtcl_la_LIBADD = l0/libnestbed.la $(TCL_STUB_LIB_SPEC)
 
-dist_tclpkg_DATA = tcl-scripts/nestbed.tcl
+dist_tclpkg_DATA = tcl-scripts/nestbed.tcl tcl-scripts/virtualizable.tcl
 nodist_tclpkg_DATA = tcl-scripts/pkgIndex.tcl
 
 # The package index is generated so that the build tree is a package directory too:
@@ -26,4 +26,4 @@ CLEANFILES += tcl-scripts/pkgIndex.tcl tcl-scripts/pkgIndex.tcl-t
 
 EXTRA_DIST += tcl-scripts/pkgIndex.tcl.in tcl-scripts/README.md tcl-scripts/scenarios/common.tcl \
 	tcl-scripts/scenarios/quickstart.tcl tcl-scripts/scenarios/tracing-cost.tcl \
-	tcl-scripts/scenarios/depths.tcl tcl-scripts/scenarios/shadow-paging.tcl
+	tcl-scripts/scenarios/depths.tcl tcl-scripts/scenarios/shadow-paging.tcl tcl-scripts/scenarios/popek-goldberg.tcl

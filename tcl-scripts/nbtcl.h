@@ -54,6 +54,10 @@ int nbtcl_max_depth(Tcl_Interp *interp, Tcl_Obj **why);
 /* Guests one hypervisor (nbvmm) runs: today one, the first module it is given. */
 #define NBTCL_GUESTS_PER_VMM 1
 
+/* The deepest tree nestbed stacks (L1 to L5): a deeper description is a mistake whatever the
+ * build, and the build with nbvmm runs all of them (nbvmm runs nbvmm, one level each). */
+#define NBTCL_DEPTH_LIMIT 5
+
 /* A machine object: its options, and its run (console callback, errors). */
 struct nbtcl_machine;
 

@@ -15,12 +15,10 @@
 #include "tcl-scripts/nbtcl.h"
 #include "tracer/store.h"
 
-/* Without nbvmm L0 boots one kernel: depth 1. */
+/* Without nbvmm L0 boots one kernel: depth 1. With nbvmm every level below L1 is a guest of the
+ * nbvmm one level up, by trap-and-emulate with shadow paging, and may be nbvmm again (each level
+ * relocates itself into its own PML4 slot): any depth up to NBTCL_DEPTH_LIMIT. */
 #define NBTCL_DEPTH_WITHOUT_VMM 1
-/* With nbvmm at L1 its guest runs at L2 by trap-and-emulate with shadow paging. nbvmm offers its
- * guest no virtual SVM yet, so that guest cannot be another hypervisor: raise this (and say so in
- * nbtcl_max_depth) when it does. */
-#define NBTCL_DEPTH_WITH_VMM 2
 
 /* Appends to `candidates` the places NAME may be, in the order they are searched. */
 static void image_candidates(const char *name, Tcl_Obj *candidates)
@@ -87,16 +85,16 @@ int nbtcl_max_depth(Tcl_Interp *interp, Tcl_Obj **why)
 	int depth;
 
 	if (!vmm) {
-		*why = Tcl_ObjPrintf("depth 2 needs the guest hypervisor nbvmm, which is not built (%s)",
+		*why = Tcl_ObjPrintf("depth 2 and deeper need the guest hypervisor nbvmm, which is not built (%s)",
 				     Tcl_GetString(Tcl_GetObjResult(interp)));
 		depth = NBTCL_DEPTH_WITHOUT_VMM;
 	} else {
 		Tcl_IncrRefCount(vmm);
-		*why = Tcl_ObjPrintf("depth 3 and deeper need virtual SVM, which nbvmm (%s) does not offer its guest "
-				     "yet: its guest cannot be another hypervisor",
-				     Tcl_GetString(vmm));
+		*why = Tcl_ObjPrintf("nestbed stacks at most %d levels: nbvmm (%s) runs nbvmm, one level each, and "
+				     "every level multiplies the cost of a trap by several hundred",
+				     NBTCL_DEPTH_LIMIT, Tcl_GetString(vmm));
 		Tcl_DecrRefCount(vmm);
-		depth = NBTCL_DEPTH_WITH_VMM;
+		depth = NBTCL_DEPTH_LIMIT;
 	}
 	Tcl_ResetResult(interp);
 	return depth;

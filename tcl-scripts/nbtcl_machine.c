@@ -4,12 +4,14 @@
  * own); the object command it returns has configure, cget, run and destroy, as Tk widgets and
  * sqlite3 connections do.
  *
- * A node with -guests is a hypervisor: it runs nbvmm, whose contract fixes the rest of the tree
- * (l1-vmm/main.c): its first module is the guest's image with the guest's options as arguments,
- * its other modules are handed to the guest, and its options say the guest's memory and trace
- * ring. So a hypervisor node may leave -image out (or give the word nbvmm) for the built nbvmm,
- * takes no -modules of its own, and its guest's options, memory and ring must fit what a module
- * and nbvmm's options can carry. nbtcl_run.c maps the tree onto the machine L0 runs.
+ * A node with -guests is a hypervisor, at any level: it runs nbvmm, whose contract fixes the rest
+ * of the tree (l1-vmm/main.c): its first module is the guest's image with the guest's options as
+ * arguments, its other modules are handed to the guest, and its options say the guest's memory
+ * and trace ring. So a hypervisor node may leave -image out (or give the word nbvmm) for the
+ * built nbvmm, takes no -modules of its own, and its guest's options, memory and ring must fit
+ * what a module and nbvmm's options can carry; all modules of a chain travel from L0 down, so
+ * the deeper a guest, the fewer modules of its own it may have. nbtcl_run.c maps the tree onto
+ * the machine L0 runs.
  *
  * Options are kept as the Tcl_Obj the script gave (cget returns them unchanged) and checked
  * when they are set, so that a typo fails at the line that made it rather than at run time:
@@ -25,9 +27,6 @@
 #include <unistd.h>
 
 #include "tcl-scripts/nbtcl.h"
-
-/* The deepest tree DESIGN.md promises (L1 to L5): a deeper description is a mistake whatever the build. */
-#define NBTCL_DEPTH_LIMIT 5
 
 enum machine_opt { OPT_IMAGE, OPT_MEMORY, OPT_OPTIONS, OPT_MODULES, OPT_GUESTS, OPT_RINGSIZE, OPT_KVM, OPT_COUNT };
 
@@ -82,21 +81,26 @@ static int check_file(Tcl_Interp *interp, const char *what, Tcl_Obj *path)
 	return TCL_OK;
 }
 
-/* -modules {{name path ?args?} ...}: the limits are those of struct nb_module_spec, and at most
- * `max` modules (a guest's hypervisor keeps one module for the guest's image). */
-static int check_modules(Tcl_Interp *interp, Tcl_Obj *modules, int max)
+/* -modules {{name path ?args?} ...} of a node at `level`: the limits are those of struct
+ * nb_module_spec, and L0 loads at most NB_MAX_MODULES modules into L1, of which the images of
+ * levels 2 to `level` take one each (each nbvmm runs its first module and hands on the others). */
+static int check_modules(Tcl_Interp *interp, Tcl_Obj *modules, int level)
 {
 	struct nb_module_spec spec;
 	Tcl_Obj **mv, **fv;
-	int mc, fc, i;
+	int mc, fc, i, max = NB_MAX_MODULES - (level - 1);
 	char what[64];
 
 	if (Tcl_ListObjGetElements(NULL, modules, &mc, &mv) != TCL_OK)
 		return nbtcl_error(interp, NB_E_USAGE, "-modules '%s': not a list of {name path ?args?}",
 				   Tcl_GetString(modules));
+	if (mc > max && level == 2)
+		return nbtcl_error(interp, NB_E_USAGE, "-modules: %d modules, at most %d (the hypervisor keeps one for the guest's image)",
+				   mc, max);
 	if (mc > max)
-		return nbtcl_error(interp, NB_E_USAGE, "-modules: %d modules, at most %d%s", mc, max,
-				   max < NB_MAX_MODULES ? " (the hypervisor keeps one for the guest's image)" : "");
+		return nbtcl_error(interp, NB_E_USAGE,
+				   "-modules: %d modules, at most %d (the hypervisors above keep %d for the images of levels 2 to %d)",
+				   mc, max, level - 1, level);
 	for (i = 0; i < mc; i++) {
 		if (Tcl_ListObjGetElements(NULL, mv[i], &fc, &fv) != TCL_OK || fc < 2 || fc > 3)
 			return nbtcl_error(interp, NB_E_USAGE, "-modules: '%s' is not {name path ?args?}",
@@ -200,7 +204,7 @@ static int check_guest(Tcl_Interp *interp, Tcl_Obj *guest, int level, int *depth
 			break;
 		case GOPT_MODULES:
 			modules = v[i + 1];
-			if (check_modules(interp, modules, NB_MAX_MODULES - 1) != TCL_OK)
+			if (check_modules(interp, modules, level) != TCL_OK)
 				return TCL_ERROR;
 			break;
 		case GOPT_GUESTS:
@@ -263,7 +267,7 @@ static int machine_configure(Tcl_Interp *interp, struct nbtcl_machine *m, const 
 		return TCL_ERROR;
 	if (val[OPT_RINGSIZE] && check_size(interp, "-ringsize", val[OPT_RINGSIZE], &ring) != TCL_OK)
 		return TCL_ERROR;
-	if (val[OPT_MODULES] && check_modules(interp, val[OPT_MODULES], NB_MAX_MODULES) != TCL_OK)
+	if (val[OPT_MODULES] && check_modules(interp, val[OPT_MODULES], 1) != TCL_OK)
 		return TCL_ERROR;
 	if (val[OPT_GUESTS]) {
 		depth = 1;

@@ -2,11 +2,13 @@
  * `$m run ?-timeout s? ?-db path? ?-tracing bool? ?-console script?`: one run of a machine
  * through nb_machine_run, its outcome as a dict.
  *
- * A machine tree becomes the one machine L0 runs. Depth 1 is the image itself. At depth 2 the
- * image at L1 is nbvmm, and nbvmm's boot contract (l1-vmm/main.c) carries the rest: module 0 is
- * the guest's image with the guest's options as its arguments, modules 1..n are the guest's own
- * modules (nbvmm hands them down with their names and arguments), and nbvmm's options get
- * mem=MIB and ring=KIB from the guest's -memory and -ringsize.
+ * A machine tree becomes the one machine L0 runs. Depth 1 is the image itself. Deeper, every
+ * level but the last is nbvmm, and nbvmm's boot contract (l1-vmm/main.c) carries the rest: it
+ * runs its module 0 as its guest, with the module's arguments as the guest's options, and hands
+ * its other modules, names and arguments unchanged, to that guest. So L1 is nbvmm with modules
+ * [level-2 image, level-3 image, ..., last level's image, the last level's own modules], each
+ * image's arguments being that level's options; a hypervisor's options get mem=MIB and ring=KIB
+ * from its guest's -memory and -ringsize.
  *
  * What the guest did is data, not an error: a guest that exits with 7, crashes or runs out of
  * time gives a dict (status 7, 126, 124 and the reason). A Tcl error means the run could not
@@ -15,8 +17,11 @@
  * error is the run's.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "l1-vmm/layout.h"
+#include "nestbed/boot.h"
 #include "tcl-scripts/nbtcl.h"
 
 /* libnestbed keeps the running machine in process-wide state (its stop flag): one run at a time,
@@ -154,11 +159,15 @@ static Tcl_Obj *guest_option(Tcl_Obj *guest, const char *name)
 	return found;
 }
 
-/* 1 when a "key=value ..." options string sets `key`, as nbvmm reads it (words split on spaces). */
-static int options_set(const char *opts, const char *key)
+/*
+ * The value of `key` in a "key=value ..." options string as nbvmm reads it (nb_opt_u64: words
+ * split on spaces, the last one wins, decimal or 0x hex): 1 and *value when it is set.
+ */
+static int option_value(const char *opts, const char *key, uint64_t *value)
 {
 	size_t klen = strlen(key);
 	const char *p = opts;
+	int found = 0;
 
 	while (*p) {
 		const char *word = p;
@@ -166,12 +175,14 @@ static int options_set(const char *opts, const char *key)
 		while (*p && *p != ' ')
 			p++;
 		if ((size_t)(p - word) >= klen && strncmp(word, key, klen) == 0 &&
-		    (word + klen == p || word[klen] == '='))
-			return 1;
+		    (word + klen == p || word[klen] == '=')) {
+			found = 1;
+			*value = word + klen == p ? 0 : strtoull(word + klen + 1, NULL, 0);
+		}
 		while (*p == ' ')
 			p++;
 	}
-	return 0;
+	return found;
 }
 
 /* Appends the option word key=value to an options string. */
@@ -182,27 +193,6 @@ static void append_option(Tcl_Obj *options, const char *key, uint64_t value)
 	snprintf(word, sizeof(word), "%s%s=%llu", Tcl_GetCharLength(options) ? " " : "", key,
 		 (unsigned long long)value);
 	Tcl_AppendToObj(options, word, -1);
-}
-
-/*
- * Adds `key=size/unit` to nbvmm's options for a guest's -memory or -ringsize, when it is given
- * (and `add`: 0 only checks); the hypervisor's own -options must not set the same thing.
- */
-static int add_vmm_size(Tcl_Interp *interp, const struct nbtcl_machine_view *v, Tcl_Obj *options,
-			Tcl_Obj *guest, const char *opt, const char *key, uint64_t unit, const char *what, int add)
-{
-	Tcl_Obj *value = guest_option(guest, opt);
-	uint64_t size;
-
-	if (!value)
-		return TCL_OK;
-	if (options_set(Tcl_GetString(v->options), key))
-		return nbtcl_error(interp, NB_E_USAGE, "%s: both the guest's %s and %s= in the hypervisor's -options give %s: give one",
-				   Tcl_GetString(v->name), opt, key, what);
-	nb_size_parse(Tcl_GetString(value), &size);
-	if (add)
-		append_option(options, key, size / unit);
-	return TCL_OK;
 }
 
 /* The name nbvmm gives its guest (in its messages and the store's vms table): the image's file
@@ -222,60 +212,248 @@ static void guest_name(char *dst, size_t size, Tcl_Obj *image)
 	Tcl_DecrRefCount(name);
 }
 
+/* What nbvmm does with its memory (l1-vmm/main.c): it keeps SHADOW_RESERVE for shadow page tables
+ * when mem= does not say what its guest gets, and gives its guest a ring of 256 KiB when ring=
+ * does not say. L0 or the nbvmm above loads an image from 1 MiB up, its modules after it, and
+ * puts its ring at the top of its memory (l0/boot_loader.c). */
+#define NBVMM_SHADOW_RESERVE (8ull << 20)
+#define NBVMM_DEFAULT_RING_KIB 256
+#define NBVMM_GUEST_ALIGN (2ull << 20)
+/* The least memory a tree's guest gets when the tree does not say: libnestbed's least for L1. */
+#define NBTCL_GUEST_MIN_MEM (4ull << 20)
+
 /*
- * The machine L0 runs for a tree (see the top of this file): its L1 image and options in *image
- * and *options, which the caller releases when they are not NULL (also after an error), and its
- * modules in cfg. Errors for what this build cannot run: more guests than a hypervisor takes,
- * a guest's memory that leaves nbvmm nothing, an nbvmm that is not built.
+ * A tree as the chain of levels L0 runs: level 1 is the machine, each deeper level the one guest
+ * of the level above; all but the last are nbvmm. Levels are numbered from 1 (level[0] unused).
+ */
+struct chain_level {
+	Tcl_Obj *node;        /* the guest's list of -option value pairs; NULL for the machine */
+	Tcl_Obj *image;       /* the file it runs (held) */
+	Tcl_Obj *options;     /* its options; a hypervisor's with mem= and ring= for its guest (held) */
+	uint64_t image_bytes; /* the image's size, and of the modules it carries (the levels below) */
+	uint64_t carried_bytes;
+	uint64_t mem;         /* its memory: as given, or what nbvmm above gives it by default */
+	uint64_t ring;        /* its trace ring (0 without tracing) */
+};
+
+struct chain {
+	struct chain_level level[NBTCL_DEPTH_LIMIT + 1];
+	int depth;
+};
+
+static void chain_free(struct chain *c)
+{
+	int k;
+
+	for (k = 1; k <= c->depth; k++) {
+		if (c->level[k].image)
+			Tcl_DecrRefCount(c->level[k].image);
+		if (c->level[k].options)
+			Tcl_DecrRefCount(c->level[k].options);
+	}
+}
+
+/* An option of level k's node: for the machine its own option (-image, -options, -modules). */
+static Tcl_Obj *level_option(const struct nbtcl_machine_view *v, const struct chain_level *l, const char *name)
+{
+	if (l->node)
+		return guest_option(l->node, name);
+	if (strcmp(name, "-image") == 0)
+		return v->image;
+	if (strcmp(name, "-options") == 0)
+		return v->options;
+	return strcmp(name, "-modules") == 0 ? v->modules : NULL;
+}
+
+/* A file's size rounded up to pages, as a loader lays it out; 0 when it cannot be read (the run
+ * then reports it). */
+static uint64_t file_pages_bytes(Tcl_Obj *path)
+{
+	Tcl_StatBuf *st = Tcl_AllocStatBuf();
+	uint64_t size = 0;
+
+	if (Tcl_FSStat(path, st) == 0)
+		size = ((uint64_t)Tcl_GetSizeFromStat(st) + 4095) & ~4095ull;
+	Tcl_Free((char *)st);
+	return size;
+}
+
+/* The levels of the tree, one guest per hypervisor; their images resolved and measured. */
+static int chain_walk(Tcl_Interp *interp, const struct nbtcl_machine_view *v, struct chain *c)
+{
+	Tcl_Obj *guests = v->guests, **gv, *image, *mods, **mv, **fv;
+	uint64_t below = 0;
+	int gc, mc, fc, k, i;
+
+	memset(c, 0, sizeof(*c));
+	c->depth = 1;
+	/* nbtcl_machine.c keeps trees within NBTCL_DEPTH_LIMIT levels. */
+	while (guests && c->depth < NBTCL_DEPTH_LIMIT && Tcl_ListObjGetElements(NULL, guests, &gc, &gv) == TCL_OK &&
+	       gc > 0) {
+		if (gc > NBTCL_GUESTS_PER_VMM)
+			return nbtcl_error(interp, NB_E_USAGE, "%s: level %d has %d guests, but nbvmm runs %d guest per hypervisor",
+					   Tcl_GetString(v->name), c->depth, gc, NBTCL_GUESTS_PER_VMM);
+		c->level[++c->depth].node = gv[0];
+		guests = guest_option(gv[0], "-guests");
+	}
+	for (k = 1; k <= c->depth; k++) {
+		/* A hypervisor may leave -image out; nbtcl_machine.c made sure the last level has one. */
+		image = level_option(v, &c->level[k], "-image");
+		image = image ? nbtcl_image_resolve(interp, image) : nbtcl_image_find(interp, NBTCL_VMM_NAME);
+		if (!image)
+			return TCL_ERROR;
+		Tcl_IncrRefCount(image);
+		c->level[k].image = image;
+		c->level[k].image_bytes = file_pages_bytes(image);
+	}
+	if ((mods = level_option(v, &c->level[c->depth], "-modules")) &&
+	    Tcl_ListObjGetElements(NULL, mods, &mc, &mv) == TCL_OK)
+		for (i = 0; i < mc; i++)
+			if (Tcl_ListObjGetElements(NULL, mv[i], &fc, &fv) == TCL_OK && fc >= 2)
+				below += file_pages_bytes(fv[1]);
+	for (k = c->depth; k >= 1; k--) {
+		c->level[k].carried_bytes = below;
+		below += c->level[k].image_bytes;
+	}
+	return TCL_OK;
+}
+
+/* What nbvmm at level k gives its guest when mem= does not say: the memory it has below its
+ * ring (and below the 2 GiB it maps), less its image, the modules it carries and its reserve for
+ * shadow page tables, rounded down to 2 MiB as boot_guest in l1-vmm/main.c does. */
+static uint64_t vmm_default_guest_mem(const struct chain_level *l)
+{
+	uint64_t top = l->mem > l->ring ? l->mem - l->ring : 0;
+	uint64_t used = NB_BOOT_KERNEL_MIN + l->image_bytes + l->carried_bytes, free;
+
+	if (top > NBVMM_MAX_PHYS)
+		top = NBVMM_MAX_PHYS;
+	free = top > used ? top - used : 0;
+	return free > 2 * NBVMM_SHADOW_RESERVE ? (free - NBVMM_SHADOW_RESERVE) & ~(NBVMM_GUEST_ALIGN - 1) : 0;
+}
+
+/*
+ * Adds `key=size/unit` to the options of the hypervisor at level k for its guest's -memory or
+ * -ringsize, when the guest gives it (and `add`: 0 only checks); the hypervisor's own -options
+ * must not set the same thing. *size is the size, or 0 when the guest does not give it.
+ */
+static int add_vmm_size(Tcl_Interp *interp, const struct nbtcl_machine_view *v, struct chain *c, int k,
+			const char *opt, const char *key, uint64_t unit, const char *what, int add, uint64_t *size)
+{
+	Tcl_Obj *value = guest_option(c->level[k + 1].node, opt), *own = level_option(v, &c->level[k], "-options");
+	uint64_t ignored;
+
+	*size = 0;
+	if (!value)
+		return TCL_OK;
+	if (own && option_value(Tcl_GetString(own), key, &ignored))
+		return nbtcl_error(interp, NB_E_USAGE,
+				   "%s: both the level-%d guest's %s and %s= in its hypervisor's -options give %s: give one",
+				   Tcl_GetString(v->name), k + 1, opt, key, what);
+	nb_size_parse(Tcl_GetString(value), size);
+	if (add)
+		append_option(c->level[k].options, key, *size / unit);
+	return TCL_OK;
+}
+
+/*
+ * The options of the hypervisor at level k, and the memory and ring of its guest at level k + 1:
+ * the guest's -memory and -ringsize, or mem= and ring= in the hypervisor's -options, or what nbvmm
+ * chooses. Memory must shrink with depth: what the guest is given must fit in what nbvmm has.
+ */
+static int chain_map_vmm(Tcl_Interp *interp, const struct nbtcl_machine_view *v, const struct run_options *o,
+			 struct chain *c, int k)
+{
+	struct chain_level *l = &c->level[k], *g = &c->level[k + 1];
+	struct nb_module_spec spec;
+	Tcl_Obj *own = level_option(v, l, "-options");
+	char said[96];
+	uint64_t mem, ring, most = vmm_default_guest_mem(l);
+	const char *own_s = own ? Tcl_GetString(own) : "";
+
+	l->options = own ? Tcl_DuplicateObj(own) : Tcl_NewObj();
+	Tcl_IncrRefCount(l->options);
+	if (add_vmm_size(interp, v, c, k, "-memory", "mem", 1ull << 20, "the guest's memory", 1, &mem) != TCL_OK ||
+	    add_vmm_size(interp, v, c, k, "-ringsize", "ring", 1ull << 10, "its trace ring's size", o->tracing,
+			 &ring) != TCL_OK)
+		return TCL_ERROR;
+	/* Without tracing no level gets a ring (nbvmm reads the last ring= given). */
+	if (!o->tracing)
+		append_option(l->options, "ring", 0);
+	if (k > 1 && strlen(Tcl_GetString(l->options)) >= sizeof(spec.args))
+		return nbtcl_error(interp, NB_E_USAGE,
+				   "%s: the level-%d hypervisor's options with its guest's memory and ring, '%s', are longer than %zu characters (the arguments of its image's module)",
+				   Tcl_GetString(v->name), k, Tcl_GetString(l->options), sizeof(spec.args) - 1);
+
+	if (!ring) {
+		ring = NBVMM_DEFAULT_RING_KIB;
+		option_value(own_s, "ring", &ring);
+		ring <<= 10;
+	}
+	g->ring = o->tracing ? ring : 0;
+
+	said[0] = 0;
+	if (mem) {
+		snprintf(said, sizeof(said), "-memory %.40s", Tcl_GetString(guest_option(g->node, "-memory")));
+	} else if (option_value(own_s, "mem", &mem) && mem) {
+		snprintf(said, sizeof(said), "mem=%llu in its hypervisor's -options", (unsigned long long)mem);
+		mem <<= 20;
+	}
+	if (said[0]) {
+		if (mem > most)
+			return nbtcl_error(interp, NB_E_USAGE,
+					   "%s: the level-%d guest's %s does not fit in its hypervisor at level %d: of its %llu MiB, "
+					   "after its trace ring, its image, the modules it carries and the %llu MiB nbvmm keeps for "
+					   "shadow page tables, about %llu MiB are left (memory shrinks with depth)",
+					   Tcl_GetString(v->name), k + 1, said, k, (unsigned long long)(l->mem >> 20),
+					   NBVMM_SHADOW_RESERVE >> 20, (unsigned long long)(most >> 20));
+	} else if ((mem = most) < NBTCL_GUEST_MIN_MEM) {
+		return nbtcl_error(interp, NB_E_USAGE,
+				   "%s: the level-%d guest gets what nbvmm at level %d leaves it of its %llu MiB: about %llu MiB, "
+				   "less than the %llu MiB a guest needs (each level keeps its trace ring, the images below it "
+				   "and %llu MiB for shadow page tables): give the machine more -memory",
+				   Tcl_GetString(v->name), k + 1, k, (unsigned long long)(l->mem >> 20),
+				   (unsigned long long)(mem >> 20), NBTCL_GUEST_MIN_MEM >> 20, NBVMM_SHADOW_RESERVE >> 20);
+	}
+	g->mem = mem;
+	return TCL_OK;
+}
+
+/*
+ * The machine L0 runs for a tree (see the top of this file): the L1 image and options in the
+ * chain's level 1, which the caller frees with chain_free (also after an error), and the modules
+ * in cfg: the image of each level below L1 with its options as the module's arguments, then the
+ * last level's own modules. Errors for what this build cannot run: more guests than a hypervisor
+ * takes, memory that does not shrink with depth, an nbvmm that is not built.
  */
 static int map_tree(Tcl_Interp *interp, const struct nbtcl_machine_view *v, const struct run_options *o,
-		    struct nb_machine_config *cfg, Tcl_Obj **image, Tcl_Obj **options)
+		    struct nb_machine_config *cfg, struct chain *c)
 {
-	struct nb_module_spec *spec = &cfg->modules[0];
-	Tcl_Obj **gv, *gimage, *gopts, *gmods, *gmem;
-	uint64_t mem = 0;
-	int gc;
+	struct chain_level *leaf;
+	Tcl_Obj *mods, *opts;
+	int k;
 
-	*options = Tcl_DuplicateObj(v->options);
-	Tcl_IncrRefCount(*options);
-	*image = nbtcl_image_resolve(interp, v->image);
-	if (!*image)
+	if (chain_walk(interp, v, c) != TCL_OK)
 		return TCL_ERROR;
-	Tcl_IncrRefCount(*image);
-	Tcl_ListObjGetElements(NULL, v->guests, &gc, &gv);
-	if (gc == 0) {
-		fill_modules(cfg, v->modules, 0);
-		return TCL_OK;
+	c->level[1].mem = v->mem_bytes;
+	c->level[1].ring = o->tracing ? v->ring_bytes : 0;
+	for (k = 1; k < c->depth; k++)
+		if (chain_map_vmm(interp, v, o, c, k) != TCL_OK)
+			return TCL_ERROR;
+	leaf = &c->level[c->depth];
+	opts = level_option(v, leaf, "-options");
+	leaf->options = opts ? Tcl_DuplicateObj(opts) : Tcl_NewObj();
+	Tcl_IncrRefCount(leaf->options);
+	for (k = 2; k <= c->depth; k++) {
+		struct nb_module_spec *spec = &cfg->modules[k - 2];
+
+		guest_name(spec->name, sizeof(spec->name), c->level[k].image);
+		copy_external(spec->path, sizeof(spec->path), c->level[k].image);
+		copy_external(spec->args, sizeof(spec->args), c->level[k].options);
 	}
-	if (gc > NBTCL_GUESTS_PER_VMM)
-		return nbtcl_error(interp, NB_E_USAGE, "%s: level 1 has %d guests, but nbvmm runs %d guest per hypervisor",
-				   Tcl_GetString(v->name), gc, NBTCL_GUESTS_PER_VMM);
-	if ((gmem = guest_option(gv[0], "-memory")) && nb_size_parse(Tcl_GetString(gmem), &mem) == 0 &&
-	    mem >= v->mem_bytes)
-		return nbtcl_error(interp, NB_E_USAGE,
-				   "%s: the guest's -memory %s leaves nothing of the machine's -memory %s for nbvmm and its shadow page tables",
-				   Tcl_GetString(v->name), Tcl_GetString(gmem), Tcl_GetString(v->memory));
-	if (add_vmm_size(interp, v, *options, gv[0], "-memory", "mem", 1ull << 20, "the guest's memory", 1) != TCL_OK ||
-	    add_vmm_size(interp, v, *options, gv[0], "-ringsize", "ring", 1ull << 10, "its trace ring's size",
-			 o->tracing) != TCL_OK)
-		return TCL_ERROR;
-	/* Without tracing the guest gets no ring either (nbvmm reads the last ring= given). */
-	if (!o->tracing)
-		append_option(*options, "ring", 0);
-
-	/* nbtcl_machine.c made sure that a guest without guests has an -image. */
-	gimage = nbtcl_image_resolve(interp, guest_option(gv[0], "-image"));
-	if (!gimage)
-		return TCL_ERROR;
-	Tcl_IncrRefCount(gimage);
-	guest_name(spec->name, sizeof(spec->name), gimage);
-	copy_external(spec->path, sizeof(spec->path), gimage);
-	Tcl_DecrRefCount(gimage);
-	if ((gopts = guest_option(gv[0], "-options")))
-		copy_external(spec->args, sizeof(spec->args), gopts);
-	cfg->module_count = 1;
-	if ((gmods = guest_option(gv[0], "-modules")))
-		fill_modules(cfg, gmods, 1);
+	cfg->module_count = c->depth - 1;
+	if ((mods = level_option(v, leaf, "-modules")))
+		fill_modules(cfg, mods, c->depth - 1);
 	return TCL_OK;
 }
 
@@ -341,21 +519,17 @@ static int run_machine(Tcl_Interp *interp, const struct nbtcl_machine_view *v, c
 	struct nb_run_result res;
 	struct nb_error err = {0};
 	Tcl_DString image, options, db, kvm, cmdline;
-	Tcl_Obj *l1_image = NULL, *l1_options = NULL;
+	struct chain chain;
 	int rc, code;
 
 	nb_machine_config_init(&cfg);
-	if (map_tree(interp, v, o, &cfg, &l1_image, &l1_options) != TCL_OK) {
-		if (l1_image)
-			Tcl_DecrRefCount(l1_image);
-		if (l1_options)
-			Tcl_DecrRefCount(l1_options);
+	if (map_tree(interp, v, o, &cfg, &chain) != TCL_OK) {
+		chain_free(&chain);
 		return TCL_ERROR;
 	}
-	cfg.image_path = Tcl_UtfToExternalDString(NULL, Tcl_GetString(l1_image), -1, &image);
-	cfg.options = Tcl_UtfToExternalDString(NULL, Tcl_GetString(l1_options), -1, &options);
-	Tcl_DecrRefCount(l1_image);
-	Tcl_DecrRefCount(l1_options);
+	cfg.image_path = Tcl_UtfToExternalDString(NULL, Tcl_GetString(chain.level[1].image), -1, &image);
+	cfg.options = Tcl_UtfToExternalDString(NULL, Tcl_GetString(chain.level[1].options), -1, &options);
+	chain_free(&chain);
 	cfg.kvm_path = Tcl_UtfToExternalDString(NULL, Tcl_GetString(v->kvm), -1, &kvm);
 	cfg.command_line = Tcl_UtfToExternalDString(NULL, Tcl_GetString(command_line), -1, &cmdline);
 	Tcl_DStringInit(&db);

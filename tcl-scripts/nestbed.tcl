@@ -404,3 +404,6 @@ proc ::nestbed::summary {path args} {
 proc ::nestbed::Indent {text} {
 	join [lmap l [split $text \n] {string cat "  " $l}] \n
 }
+
+# The Popek-Goldberg audit (nestbed::probes, nestbed::virtualizable) lives in its own file.
+source [file join [file dirname [info script]] virtualizable.tcl]

@@ -4,3 +4,5 @@ include $(srcdir)/tests/unit/loader.mk
 include $(srcdir)/tests/unit/shadow.mk
 include $(srcdir)/tests/integration/integration.mk
 include $(srcdir)/tests/tcl/tcl.mk
+include $(srcdir)/tests/unit/sensitivity.mk
+include $(srcdir)/tests/unit/report.mk

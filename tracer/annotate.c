@@ -19,11 +19,11 @@ int nb_annotator_open(struct nb_annotator **out, struct nb_error *err)
 	*out = NULL;
 	an = calloc(1, sizeof(*an));
 	if (!an)
-		return nb_error_set(err, NB_E_NOMEM, "nestbed: capstone: out of memory");
+		return nb_error_set(err, NB_E_NOMEM, "capstone: out of memory");
 	rc = cs_open(CS_ARCH_X86, CS_MODE_64, &an->cs);
 	if (rc != CS_ERR_OK) {
 		free(an);
-		return nb_error_set(err, NB_E_INTERNAL, "nestbed: capstone: cannot open x86-64 disassembler: %s",
+		return nb_error_set(err, NB_E_INTERNAL, "capstone: cannot open x86-64 disassembler: %s",
 				    cs_strerror(rc));
 	}
 	/* Details are needed only for the instruction groups (privilege, int, jump...). */
@@ -32,7 +32,7 @@ int nb_annotator_open(struct nb_annotator **out, struct nb_error *err)
 	if (!an->insn) {
 		cs_close(&an->cs);
 		free(an);
-		return nb_error_set(err, NB_E_NOMEM, "nestbed: capstone: out of memory");
+		return nb_error_set(err, NB_E_NOMEM, "capstone: out of memory");
 	}
 	*out = an;
 	return 0;

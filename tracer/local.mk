@@ -8,6 +8,8 @@ tracer_libnbtracer_la_SOURCES = \
 	tracer/annotate.c tracer/annotate.h \
 	tracer/insn_cache.c tracer/insn_cache.h \
 	tracer/store.c tracer/store.h \
+	tracer/report.c tracer/report.h tracer/report_internal.h tracer/report_run.c \
+	tracer/report_charts.c tracer/report_svg.c tracer/report_svg.h \
 	db/schema.h
 # The schema text, generated from db/schema.sql by db/local.mk.
 nodist_tracer_libnbtracer_la_SOURCES = db/schema_sql.c

@@ -98,7 +98,7 @@ static inline int64_t nb_s64(uint64_t v)
 
 static int nb_store_fail(struct nb_store *st, struct nb_error *err, const char *what)
 {
-	return nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': %s: %s", st->path, what,
+	return nb_error_set(err, NB_E_DB, "trace database '%s': %s: %s", st->path, what,
 			    sqlite3_errmsg(st->db));
 }
 
@@ -229,7 +229,7 @@ static int nb_store_need_run(struct nb_store *st, struct nb_error *err, const ch
 {
 	if (st->run_id)
 		return 0;
-	return nb_error_set(err, NB_E_USAGE, "nestbed: trace database '%s': %s without a run begun", st->path,
+	return nb_error_set(err, NB_E_USAGE, "trace database '%s': %s without a run begun", st->path,
 			    what);
 }
 
@@ -329,14 +329,14 @@ static int nb_store_prepare_schema(struct nb_store *st, struct nb_error *err)
 	if (rc < 0)
 		goto out;
 	if (version == 0 && objects > 0) {
-		rc = nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': not a nestbed trace database"
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': not a nestbed trace database"
 				  " (it has tables but no schema version)", st->path);
 	} else if (version > NB_STORE_SCHEMA_VERSION) {
-		rc = nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': schema version %d is newer than"
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': schema version %d is newer than"
 				  " this nestbed supports (%d); open it with a newer nestbed", st->path, version,
 				  NB_STORE_SCHEMA_VERSION);
 	} else if (version != 0 && version != NB_STORE_SCHEMA_VERSION) {
-		rc = nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': schema version %d is older than"
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': schema version %d is older than"
 				  " this nestbed's (%d) and cannot be migrated", st->path, version,
 				  NB_STORE_SCHEMA_VERSION);
 	} else if (version == 0 && sqlite3_exec(st->db, nb_store_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
@@ -401,12 +401,12 @@ int nb_store_open(const char *path, const struct nb_store_options *opt, struct n
 	*out = NULL;
 	st = calloc(1, sizeof(*st));
 	if (!st || !(st->path = strdup(path)) || nb_insn_cache_init(&st->insns) < 0) {
-		rc = nb_error_set(err, NB_E_NOMEM, "nestbed: trace database '%s': out of memory", path);
+		rc = nb_error_set(err, NB_E_NOMEM, "trace database '%s': out of memory", path);
 		goto fail;
 	}
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
-		rc = nb_error_set(err, NB_E_DB, "nestbed: trace database '%s': %s", path,
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': %s", path,
 				  st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		goto fail;
 	}
@@ -417,7 +417,7 @@ int nb_store_open(const char *path, const struct nb_store_options *opt, struct n
 		char *sql = i == STMT_EVENT_ROWS ? nb_store_event_rows_sql() : NULL;
 
 		if (i == STMT_EVENT_ROWS && !sql)
-			rc = nb_error_set(err, NB_E_NOMEM, "nestbed: trace database '%s': out of memory", path);
+			rc = nb_error_set(err, NB_E_NOMEM, "trace database '%s': out of memory", path);
 		else if (sqlite3_prepare_v3(st->db, sql ? sql : nb_store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					    &st->stmt[i], NULL) != SQLITE_OK)
 			rc = nb_store_fail(st, err, "preparing statements");
@@ -557,7 +557,7 @@ static int nb_store_insn_intern(struct nb_store *st, const uint8_t *bytes, uint8
 			*id = sqlite3_last_insert_rowid(st->db);
 	}
 	if (nb_insn_cache_put(&st->insns, bytes, len, *id) < 0)
-		return nb_error_set(err, NB_E_NOMEM, "nestbed: trace database '%s': out of memory", st->path);
+		return nb_error_set(err, NB_E_NOMEM, "trace database '%s': out of memory", st->path);
 	return 0;
 }
 
@@ -574,7 +574,7 @@ int nb_store_event(struct nb_store *st, const struct nb_trace_record *rec, struc
 			return rc;
 	}
 	if (rec->insn_len > NB_INSN_MAX)
-		return nb_error_set(err, NB_E_USAGE, "nestbed: trace database '%s': event with %u instruction bytes"
+		return nb_error_set(err, NB_E_USAGE, "trace database '%s': event with %u instruction bytes"
 				    " (at most %d)", st->path, rec->insn_len, NB_INSN_MAX);
 	if (rec->insn_len) {
 		insn_id = nb_insn_cache_get(&st->insns, rec->insn, rec->insn_len);

@@ -13,7 +13,7 @@
 #include "l0/nestbed.h"
 #include "tracer/trace_format.h"
 
-#define NB_STORE_SCHEMA_VERSION 1
+#define NB_STORE_SCHEMA_VERSION 2
 #define NB_STORE_BATCH 10000
 
 struct nb_store;

@@ -1,20 +1,29 @@
 # Question: is the same guest still the same machine one level deeper, and what does each level
-# of nesting cost it? Runs each guest directly under L0 (depth 1) and under nbvmm (depth 2, and
-# deeper when the build can), then prints per run: status, wall time, events, the traps level 1
-# took, its shadow fills and the guest page-table writes it emulated, and the wall time against
-# depth 1; then whether the guest printed the same lines at every depth. Depths the build cannot
-# run are listed as skipped, with the reason.
+# of nesting cost it? Runs each guest directly under L0 (depth 1) and under a chain of nbvmm
+# (depths 2 to 4 by default, 5 with -max 5), then prints per run: status, wall time, events, the
+# traps each level took (level-0 exits to L0, then each nbvmm's traps, so that exit multiplication
+# shows), what the guest's own hypervisor did for it (shadow fills, page-table writes it emulated),
+# and the wall time against depth 1; then whether the guest printed the same lines at every depth.
+# Depths the build cannot run are listed as skipped, with the reason.
 #
 # usage: tclsh tcl-scripts/scenarios/depths.tcl ?-max N? ?-guests LIST? ?-memory SIZE? ?-timeout S? ?-db PATH?
 source [file join [file dirname [info script]] common.tcl]
 
-set opts [scenario::options {-max 5 -guests {{hello records=100} ptest} -memory 64M -timeout 300 -db nestbed-depths.db} \
+# What one run took (hello / ptest) on the 2-CPU KVM host this was written on, other jobs running,
+# to say before a long one. The whole default run (depths 1 to 4) took 7 minutes there.
+set expected {1 {0.1 s / 0.2 s} 2 {2 s / 5 s} 3 {12 s / 36 s} 4 {41 s / 5.5 min} 5 {14 min / not measured (much longer)}}
+
+set opts [scenario::options {-max 4 -guests {{hello records=100} ptest} -memory 64M -timeout 3600 -db nestbed-depths.db} \
 	"usage: tclsh [info script] ?-max N? ?-guests LIST? ?-memory SIZE? ?-timeout S? ?-db PATH?
-  -max N          deepest depth to try, 1 to 5 (default 5)
+  -max N          deepest depth to run, 1 to 5 (default 4: depth 5 takes long, see below)
   -guests LIST    the guests, each NAME or {NAME OPTIONS} (default {{hello records=100} ptest})
   -memory SIZE    the guest's memory at every depth (default 64M); each hypervisor gets 64M more
-  -timeout S      the limit for each run, in seconds (default 300)
-  -db PATH        the trace database (default ./nestbed-depths.db)"]
+  -timeout S      the limit for each run, in seconds (default 3600)
+  -db PATH        the trace database (default ./nestbed-depths.db)
+
+Each level multiplies the cost of a trap by several hundred. One run, hello / ptest, measured:
+[join [lmap {d t} $expected {string cat "depth $d: $t"}] {, }]
+(the default run, depths 1 to 4, about 7 minutes)."]
 set max [dict get $opts -max]
 if {![string is integer -strict $max] || $max < 1 || $max > 5} {
 	puts stderr "depths: -max '$max': must be 1 to 5"
@@ -26,8 +35,10 @@ if {![string is integer -strict $max] || $max < 1 || $max > 5} {
 # the same memory at every depth, each hypervisor 64M more for itself and its shadow tables.
 proc machine_args {depth guest options memory} {
 	set node [list -image $guest -options $options -memory $memory]
+	set mib [MiB $memory]
 	for {set d $depth} {$d > 1} {incr d -1} {
-		set node [list -guests [list $node] -memory [expr {[MiB $memory] + 64}]M]
+		incr mib 64
+		set node [list -guests [list $node] -memory ${mib}M]
 	}
 	return $node
 }
@@ -40,18 +51,29 @@ proc MiB {size} {
 	return $n
 }
 
-# Events level 1 recorded in a run, by kind name: TRAP, SHADOW_FILL, PT_WRITE...
-proc level1_kinds {t run} {
+# Traps by the level that took them: level 0's exits (the machine's exits to L0), then each
+# nbvmm's traps of its guest (handled or reflected), as db/schema.sql's v_traps_by_level_reason.
+proc traps_by_level {t run} {
+	set traps [dict create]
+	$t eval {SELECT level, sum(count) AS n FROM v_traps_by_level_reason WHERE run_id = $run GROUP BY level} {
+		dict set traps $level $n
+	}
+	return $traps
+}
+
+# Events the guest's own hypervisor (level depth - 1) recorded for it, by kind name.
+proc hypervisor_kinds {t run depth} {
 	set counts [dict create]
+	set level [expr {$depth - 1}]
 	$t eval {SELECT k.name AS kind, count(*) AS n FROM events e JOIN event_kinds k ON k.kind = e.kind
-		WHERE e.run_id = $run AND e.rec_level = 1 GROUP BY k.name} {
+		WHERE e.run_id = $run AND e.rec_level = $level AND e.guest_level = $depth GROUP BY k.name} {
 		dict set counts $kind $n
 	}
 	return $counts
 }
 
-proc count {counts kind} {
-	expr {[dict exists $counts $kind] ? [dict get $counts $kind] : 0}
+proc count {counts key} {
+	expr {[dict exists $counts $key] ? [dict get $counts $key] : 0}
 }
 
 # How the lines of `b` differ from those of `a`: "identical", or how many differ and the first few.
@@ -76,7 +98,13 @@ proc compare_lines {a b da db} {
 
 set caps [nestbed::capabilities]
 set deepest [expr {min($max, [dict get $caps max_depth])}]
-set rows {}
+if {$deepest >= 5} {
+	puts "Depth 5 runs too: it takes many minutes per guest ([dict get $expected 5] for hello / ptest"
+	puts "on the machine this scenario was written on)."
+	puts ""
+	flush stdout
+}
+set runs {}
 set verdicts {}
 set faithful 1
 try {
@@ -90,18 +118,17 @@ try {
 			$m destroy
 			set run [dict get $r run_id]
 			set t [nestbed::trace open [dict get $r db]]
-			set k [level1_kinds $t $run]
-			# What the guest printed, whichever level it ran at (nbvmm's own lines are at level 1).
+			set traps [traps_by_level $t $run]
+			set k [hypervisor_kinds $t $run $depth]
+			# What the guest printed, whichever level it ran at (each nbvmm's own lines are at its level).
 			set lines($depth) [lmap c [$t console -run $run -level $depth] {dict get $c line}]
 			$t close
 			if {$depth == 1} {
 				set base [dict get $r wall]
 			}
 			lappend statuses [dict get $r status]
-			lappend rows [list $name $depth "[dict get $r reason] [dict get $r status]" \
-				[format %.1f [expr {[dict get $r wall] * 1000}]] [dict get $r events] \
-				[expr {[count $k TRAP] + [count $k EXIT_REFLECTED]}] [count $k SHADOW_FILL] [count $k PT_WRITE] \
-				[format %.1f [expr {[dict get $r wall] / $base}]]]
+			lappend runs [dict create name $name depth $depth r $r traps $traps kinds $k \
+				slowdown [expr {[dict get $r wall] / $base}]]
 		}
 		if {[llength [lsort -unique $statuses]] > 1} {
 			set faithful 0
@@ -116,13 +143,49 @@ try {
 	scenario::fail $msg $erropts
 }
 
+# One trap column per level that can trap: level 0 (L0) and each hypervisor above the deepest guest.
+set headers [list guest depth stop wall_s events l0_exits]
+for {set l 1} {$l < $deepest} {incr l} {
+	lappend headers l${l}_traps
+}
+lappend headers shadow_fills pt_writes lost slowdown
+set rows {}
+set ratios {}
+foreach run $runs {
+	dict with run {
+		set row [list $name $depth "[dict get $r reason] [dict get $r status]" [format %.3f [dict get $r wall]] \
+			[dict get $r events]]
+		for {set l 0} {$l < $deepest} {incr l} {
+			lappend row [expr {$l < $depth ? [count $traps $l] : ""}]
+		}
+		lappend rows [list {*}$row [count $kinds SHADOW_FILL] [count $kinds PT_WRITE] [dict get $r lost] \
+			[format %.1f $slowdown]]
+		# Traps a level took per trap of the level below, hypervisor by hypervisor.
+		set per {}
+		for {set l 1} {$l < $depth - 1} {incr l} {
+			set below [count $traps [expr {$l + 1}]]
+			lappend per "level $l [expr {$below ? [format %.1f [expr {double([count $traps $l]) / $below}]] : "-"}]"
+		}
+		if {[llength $per]} {
+			lappend ratios "  $name at depth $depth: [join $per {, }]"
+		}
+	}
+}
+
 puts "The same guests at [expr {$deepest == 1 ? "depth 1" : "depths 1 to $deepest"}] on [info hostname] (guest memory [dict get $opts -memory]):"
 puts ""
-puts [nestbed::table {guest depth stop wall_ms events l1_traps shadow_fills pt_writes slowdown} $rows]
+puts [nestbed::table $headers $rows]
 puts ""
-puts "  slowdown: wall time against depth 1. l1_traps, shadow_fills, pt_writes: what level 1"
-puts "  recorded; at depth 1 level 1 is the guest itself, at depth 2 it is nbvmm, trapping and"
-puts "  emulating for the guest at level 2 and keeping its shadow page tables."
+puts "  l0_exits: the machine's exits to L0 (those KVM did not handle in the kernel). lN_traps: the"
+puts "  traps nbvmm at level N took from its guest at level N+1 (at depth 1 the guest is level 1 and"
+puts "  traps to no one). shadow_fills, pt_writes: what the guest's own hypervisor (level depth-1) did"
+puts "  for it. lost: trace records lost. slowdown: wall time against depth 1."
+if {[llength $ratios]} {
+	puts ""
+	puts "Exit multiplication: traps each nbvmm took per trap of the nbvmm below it (an nbvmm runs in"
+	puts "ring 3 of the one above, so its own work for one trap of its guest traps again one level up):"
+	puts [join $ratios \n]
+}
 if {[llength $verdicts]} {
 	puts ""
 	puts "What the guests printed, depth by depth (a guest that prints its level, memory or ring"
@@ -132,6 +195,11 @@ if {[llength $verdicts]} {
 if {$deepest < $max} {
 	puts ""
 	puts "Skipped [expr {$deepest + 1 == $max ? "depth $max" : "depths [expr {$deepest + 1}] to $max"}]: [dict get $caps depth_limit]."
+} elseif {$deepest < [dict get $caps max_depth]} {
+	puts ""
+	puts "Not run: [expr {$deepest + 1 == 5 ? "depth 5 (-max 5 runs it)" : "depths [expr {$deepest + 1}] to 5 (-max 5 runs them)"}]. One run of hello / ptest took"
+	puts "[join [lmap {d t} $expected {expr {$d > $deepest ? "$t at depth $d" : [continue]}}] {, }]"
+	puts "on the machine this scenario was written on."
 }
 puts ""
 puts "Traces are in [file normalize [dict get $opts -db]]."

@@ -15,21 +15,11 @@ set hello [file join $tap::builddir guests hello hello.elf]
 set ptest [file join $tap::builddir guests ptest ptest.elf]
 set nbvmm [file join $tap::builddir l1-vmm nbvmm.elf]
 
-# Collects console lines into the global list ::lines (callbacks run at global level).
-proc collect {level line} {
-	lappend ::lines [list $level $line]
-}
-
-# The lines the callback saw at one level.
-proc at_level {level} {
-	lmap l $::lines {if {[lindex $l 0] == $level} {lindex $l 1} else continue}
-}
-
 # One run of hello at depth 2, shared by the tests that read it: exit=5 and four records of its own.
 if {[tcltest::testConstraint hello]} {
 	set m [nestbed::machine create -memory 128M -guests [list [list -image $hello -options {records=4 exit=5}]]]
 	set ::lines {}
-	set r [$m run -timeout 120 -db $tmp/hello.db -console collect]
+	set r [$m run -timeout 120 -db $tmp/hello.db -console tap::collect]
 	set hello_lines $::lines
 	$m destroy
 }
@@ -41,7 +31,7 @@ test depth2-1.1 {hello under nbvmm: its own exit status, two levels, the documen
 
 test depth2-1.2 {the console callback sees nbvmm at level 1 and the guest at level 2} -constraints hello -body {
 	set ::lines $hello_lines
-	list [lindex [at_level 1] 0] [lindex [at_level 2] 0] [lindex [at_level 2] end] \
+	list [lindex [tap::at_level 1] 0] [lindex [tap::at_level 2] 0] [lindex [tap::at_level 2] end] \
 		[expr {[llength $::lines] == [dict get $r console_lines]}]
 } -match glob -result {{nbvmm: level 1 running 'hello' as level 2 *} {hello from nestbed level 2 *} {hello: exit 5} 1}
 
@@ -72,9 +62,9 @@ test depth2-1.5 {the run's command line records the tree} -constraints hello -bo
 test depth2-2.1 {the guest's -memory and -ringsize become nbvmm's mem= and ring=} -constraints hello -body {
 	set m [nestbed::machine create -guests [list [list -image $hello -memory 32M -ringsize 64K]]]
 	set ::lines {}
-	$m run -timeout 120 -db $tmp/sizes.db -console collect
+	$m run -timeout 120 -db $tmp/sizes.db -console tap::collect
 	set t [nestbed::trace open $tmp/sizes.db]
-	list [lsearch -inline [at_level 1] nbvmm:*] [lsearch -inline [at_level 2] ring:*] \
+	list [lsearch -inline [tap::at_level 1] nbvmm:*] [lsearch -inline [tap::at_level 2] ring:*] \
 		[lmap v [$t vms] {dict get $v args}] [dict get [lindex [$t vms] 1] memory_bytes]
 } -match glob -result {{nbvmm: level 1 running 'hello' as level 2 (vm 2, 32 MiB)} {ring: * size 0x10000 *} {{mem=32 ring=64} {}} 33554432} \
 	-cleanup { $t close; $m destroy }
@@ -85,8 +75,8 @@ test depth2-2.2 {the guest's modules reach it with their names and arguments, af
 	close $f
 	set m [nestbed::machine create -guests [list [list -image $hello -modules [list [list payload $tmp/payload.txt {alpha beta}]]]]]
 	set ::lines {}
-	$m run -timeout 120 -console collect
-	set text [join [at_level 2] \n]
+	$m run -timeout 120 -console tap::collect
+	set text [join [tap::at_level 2] \n]
 	list [string match {*modules: 1*} $text] [string match {*name "payload"*args "alpha beta"*} $text] \
 		[string match *module-payload* $text]
 } -result {1 1 1} -cleanup { $m destroy }
@@ -104,9 +94,9 @@ test depth2-2.3 {-image nbvmm, an explicit path to nbvmm, and no -image run the 
 test depth2-2.4 {with -tracing 0 neither nbvmm nor its guest gets a trace ring} -constraints hello -body {
 	set m [nestbed::machine create -guests [list [list -image $hello -options records=3 -ringsize 64K]]]
 	set ::lines {}
-	set r2 [$m run -timeout 120 -tracing 0 -db $tmp/notrace.db -console collect]
+	set r2 [$m run -timeout 120 -tracing 0 -db $tmp/notrace.db -console tap::collect]
 	set t [nestbed::trace open $tmp/notrace.db]
-	list [dict get $r2 status] [lsearch -inline [at_level 2] ring:*] \
+	list [dict get $r2 status] [lsearch -inline [tap::at_level 2] ring:*] \
 		[$t eval {SELECT count(*) FROM events WHERE rec_level > 0}] [lindex [lmap v [$t vms] {dict get $v args}] 0]
 } -match glob -result {0 {ring: 0x0 size 0x0 *} 0 ring=0} -cleanup { $t close; $m destroy }
 
@@ -123,12 +113,12 @@ test depth2-2.5 {a callback error at level 2 stops the machine and is the run's 
 test depth2-3.1 {ptest passes at depth 2 and prints exactly what it prints at depth 1} -constraints ptest -body {
 	set m1 [nestbed::machine create -image $ptest]
 	set ::lines {}
-	set r1 [$m1 run -timeout 120 -console collect]
-	set out1 [at_level 1]
+	set r1 [$m1 run -timeout 120 -console tap::collect]
+	set out1 [tap::at_level 1]
 	set m2 [nestbed::machine create -memory 128M -guests [list [list -image $ptest -memory 64M]]]
 	set ::lines {}
-	set r2 [$m2 run -timeout 300 -db $tmp/ptest.db -console collect]
-	set out2 [at_level 2]
+	set r2 [$m2 run -timeout 300 -db $tmp/ptest.db -console tap::collect]
+	set out2 [tap::at_level 2]
 	list [dict get $r1 status] [dict get $r2 status] [dict get $r2 levels] [llength [lsearch -all $out2 FAIL*]] \
 		[expr {[llength [lsearch -all $out2 PASS*]] >= 30}] [expr {$out1 eq $out2 ? "same" : [list $out1 $out2]}]
 } -result {0 0 2 0 1 same} -cleanup { $m1 destroy; $m2 destroy }

@@ -153,30 +153,26 @@ test machine-4.7 {a tree deeper than five levels is a depth error} -body {
 	list [lrange [dict get $opts -errorcode] 0 1] $msg
 } -result {{NESTBED DEPTH} {-guests: a guest at level 6: nestbed stacks at most 5 levels}}
 
-test machine-4.8 {running a tree three levels deep is a depth error saying that it needs virtual SVM} -constraints nbvmm -body {
-	set m [nestbed::machine create -guests [list [list -guests [list [list -image $image]]]]]
-	catch {$m run -timeout 1} msg opts
-	list [lrange [dict get $opts -errorcode] 0 1] \
-		[string match "$m: a machine tree 3 levels deep, but this build runs at most 2: depth 3 and deeper need virtual SVM*" $msg]
-} -result {{NESTBED DEPTH} 1} -cleanup { $m destroy }
+test machine-4.8 {a tree five levels deep passes the depth check: run maps it, down to its memory} -constraints nbvmm -body {
+	set m [nestbed::machine create -memory 32M {*}[tap::chain 5 [list -image $image]]]
+	tap::errorcode { $m run -timeout 1 }
+} -result {NESTBED USAGE {::nestbed::machine*: the level-4 guest gets what nbvmm at level 3 leaves it of its * MiB: about 0 MiB, less than the 4 MiB a guest needs *: give the machine more -memory}} \
+	-match glob -cleanup { $m destroy }
 
-test machine-4.9 {the depth error is trappable with try} -constraints nbvmm -body {
-	set m [nestbed::machine create -image nbvmm -guests [list [list -image nbvmm -guests [list [list -image $image]]]]]
-	try {
-		$m run
-	} trap {NESTBED DEPTH} {} {
-		set r trapped
-	}
-} -result trapped -cleanup { $m destroy }
+test machine-4.9 {a guest's memory must shrink with depth, at every level} -constraints nbvmm -body {
+	set m [nestbed::machine create -memory 128M -guests [list [list -memory 64M -guests [list [list -image $image -memory 64M]]]]]
+	tap::errorcode { $m run }
+} -result {NESTBED USAGE {::nestbed::machine*: the level-3 guest's -memory 64M does not fit in its hypervisor at level 2: of its 64 MiB, after its trace ring, its image, the modules it carries and the 8 MiB nbvmm keeps for shadow page tables, about * MiB are left (memory shrinks with depth)}} \
+	-match glob -cleanup { $m destroy }
 
-test machine-4.10 {the nbvmm of NESTBED_IMAGE_PATH is the one the depth limit names} -body {
+test machine-4.10 {the nbvmm of NESTBED_IMAGE_PATH is the one capabilities name; it runs five levels} -body {
 	file mkdir $tmp/vmm
 	file copy -force $image $tmp/vmm/nbvmm.elf
 	set env(NESTBED_IMAGE_PATH) $tmp/vmm
 	set c [nestbed::capabilities]
-	list [dict get $c max_depth] [string match "depth 3 and deeper need virtual SVM, which nbvmm ($tmp/vmm/nbvmm.elf) *" \
+	list [dict get $c max_depth] [string match "nestbed stacks at most 5 levels: nbvmm ($tmp/vmm/nbvmm.elf) runs nbvmm, *" \
 		[dict get $c depth_limit]]
-} -result {2 1} -cleanup { unset env(NESTBED_IMAGE_PATH) }
+} -result {5 1} -cleanup { unset env(NESTBED_IMAGE_PATH) }
 
 test machine-4.11 {a hypervisor node may leave -image out: cget gives it as given} -body {
 	set m [nestbed::machine create -guests [list [list -image $image]]]
@@ -231,7 +227,7 @@ test machine-4.19 {two guests under one hypervisor: a usage error when the machi
 test machine-4.20 {a guest's memory must leave room for nbvmm in the machine's} -constraints nbvmm -body {
 	set m [nestbed::machine create -memory 64M -guests [list [list -image $image -memory 64M]]]
 	tap::errorcode { $m run }
-} -result {NESTBED USAGE {*: the guest's -memory 64M leaves nothing of the machine's -memory 64M for nbvmm and its shadow page tables}} \
+} -result {NESTBED USAGE {*: the level-2 guest's -memory 64M does not fit in its hypervisor at level 1: of its 64 MiB, after its trace ring, its image, the modules it carries and the 8 MiB nbvmm keeps for shadow page tables, about 5? MiB are left (memory shrinks with depth)}} \
 	-match glob -cleanup { $m destroy }
 
 test machine-4.21 {the guest's memory is said once: by its -memory or by mem= in nbvmm's options} -constraints nbvmm -body {
@@ -239,7 +235,7 @@ test machine-4.21 {the guest's memory is said once: by its -memory or by mem= in
 	set a [tap::errorcode { $m run }]
 	$m configure -options {ring=64} -guests [list [list -image $image -ringsize 128K]]
 	list $a [tap::code { $m run }]
-} -result {{NESTBED USAGE {*: both the guest's -memory and mem= in the hypervisor's -options give the guest's memory: give one}} {NESTBED USAGE}} \
+} -result {{NESTBED USAGE {*: both the level-2 guest's -memory and mem= in its hypervisor's -options give the guest's memory: give one}} {NESTBED USAGE}} \
 	-match glob -cleanup { $m destroy }
 
 tap::constraint novmm [expr {![tcltest::testConstraint nbvmm]}] "l1-vmm/nbvmm.elf is built"
@@ -248,8 +244,39 @@ test machine-4.22 {without nbvmm built, a depth-2 tree is a depth error saying s
 	set m [nestbed::machine create -guests [list [list -image $image]]]
 	catch {$m run} msg opts
 	list [lrange [dict get $opts -errorcode] 0 1] \
-		[string match "$m: a machine tree 2 levels deep, but this build runs at most 1: depth 2 needs the guest hypervisor nbvmm, which is not built*" $msg]
+		[string match "$m: a machine tree 2 levels deep, but this build runs at most 1: depth 2 and deeper need the guest hypervisor nbvmm, which is not built*" $msg]
 } -result {{NESTBED DEPTH} 1} -cleanup { $m destroy }
+
+test machine-4.23 {more than one guest under a nested hypervisor: a usage error naming its level} -constraints nbvmm -body {
+	set m [nestbed::machine create -guests [list [list -guests [list [list -image $image] [list -image $image]]]]]
+	tap::errorcode { $m run }
+} -result [list NESTBED USAGE "::nestbed::machine*: level 2 has 2 guests, but nbvmm runs 1 guest per hypervisor"] \
+	-match glob -cleanup { $m destroy }
+
+test machine-4.24 {a nested hypervisor's mem= and its guest's -memory: said twice} -constraints nbvmm -body {
+	set m [nestbed::machine create -guests [list [list -options mem=16 -guests [list [list -image $image -memory 16M]]]]]
+	tap::errorcode { $m run }
+} -result {NESTBED USAGE {*: both the level-3 guest's -memory and mem= in its hypervisor's -options give the guest's memory: give one}} \
+	-match glob -cleanup { $m destroy }
+
+test machine-4.25 {mem= in a nested hypervisor's -options is the guest's memory, and must fit too} -constraints nbvmm -body {
+	set m [nestbed::machine create -guests [list [list -options mem=60 -guests [list [list -image $image]]]]]
+	tap::errorcode { $m run }
+} -result {NESTBED USAGE {*: the level-3 guest's mem=60 in its hypervisor's -options does not fit in its hypervisor at level 2: of its * MiB*}} \
+	-match glob -cleanup { $m destroy }
+
+test machine-4.26 {a nested hypervisor's options with mem= and ring= added must fit a module's arguments} -constraints nbvmm -body {
+	set m [nestbed::machine create -guests [list [list -options [string repeat x 120] \
+		-guests [list [list -image $image -memory 16M -ringsize 64K]]]]]
+	tap::errorcode { $m run }
+} -result {NESTBED USAGE {*: the level-2 hypervisor's options with its guest's memory and ring, 'xxx* mem=16 ring=64', are longer than 127 characters (the arguments of its image's module)}} \
+	-match glob -cleanup { $m destroy }
+
+test machine-4.27 {the deeper a guest, the fewer modules of its own: each level above keeps one for its image} -body {
+	set m [nestbed::machine create {*}[tap::chain 3 [list -image $image -modules [lrepeat 14 [list m $module]]]]]
+	$m destroy
+	tap::errorcode { nestbed::machine create {*}[tap::chain 3 [list -image $image -modules [lrepeat 15 [list m $module]]]] }
+} -result {NESTBED USAGE {-modules: 15 modules, at most 14 (the hypervisors above keep 2 for the images of levels 2 to 3)}}
 
 test machine-5.1 {cget returns each option as given, with defaults} -body {
 	set m [nestbed::machine create -image $image -options {exit=3 print=2}]
@@ -370,10 +397,10 @@ test machine-8.5 {capabilities say how deep this build runs, why not deeper, and
 	list [lsort [dict keys $c]] [dict get $c max_guests] [string match *nbvmm* [dict get $c depth_limit]]
 } -result {{builddir depth_limit imagedir kvm max_depth max_guests schema_version version} 1 1}
 
-test machine-8.6 {with nbvmm built, the build runs depth 2 and says depth 3 needs virtual SVM} -constraints nbvmm -body {
+test machine-8.6 {with nbvmm built, the build runs five levels: nbvmm runs nbvmm} -constraints nbvmm -body {
 	set c [nestbed::capabilities]
-	list [dict get $c max_depth] [string match "depth 3 and deeper need virtual SVM*" [dict get $c depth_limit]]
-} -result {2 1}
+	list [dict get $c max_depth] [string match "nestbed stacks at most 5 levels: nbvmm (*) runs nbvmm, one level each*" [dict get $c depth_limit]]
+} -result {5 1}
 
 test machine-8.7 {nestbed::image finds the built nbvmm} -constraints nbvmm -body {
 	nestbed::image nbvmm

@@ -46,7 +46,8 @@ test package-1.4 {an installed layout loads: extension, nestbed.tcl and the inde
 	set inst [file join $tmp lib nestbed]
 	file mkdir $inst
 	file copy [file join $pkgdir .libs libnestbedtcl[info sharedlibextension]] $inst
-	file copy [file join $tap::srcdir tcl-scripts nestbed.tcl] [file join $pkgdir pkgIndex.tcl] $inst
+	file copy [file join $tap::srcdir tcl-scripts nestbed.tcl] [file join $tap::srcdir tcl-scripts virtualizable.tcl] \
+		[file join $pkgdir pkgIndex.tcl] $inst
 	fresh {
 		puts [package require nestbed]
 		puts [file dirname [lindex [lsearch -inline -index 1 [info loaded] Nestbed] 0]]

@@ -9,11 +9,6 @@ set tmp [tap::tmpdir]
 set hello [file join $tap::builddir guests hello hello.elf]
 set misbehave [file join $tap::builddir guests misbehave misbehave.elf]
 
-# Collects console lines into the global list ::lines (callbacks run at global level).
-proc collect {level line} {
-	lappend ::lines [list $level $line]
-}
-
 test run-1.1 {a run of hello returns the documented dict} -constraints hello -body {
 	set m [nestbed::machine create -image $hello]
 	dict keys [$m run -timeout 30]
@@ -77,7 +72,7 @@ test run-2.3 {modules reach the guest with their arguments} -constraints hello -
 	close $f
 	set m [nestbed::machine create -image $hello -modules [list [list payload $tmp/payload.txt {alpha beta}]]]
 	set ::lines {}
-	$m run -timeout 30 -console collect
+	$m run -timeout 30 -console tap::collect
 	set text [join [lmap l $::lines {lindex $l 1}] \n]
 	list [string match "*payload*alpha beta*" $text] [string match *module-payload* $text]
 } -result {1 1} -cleanup { $m destroy }
@@ -85,7 +80,7 @@ test run-2.3 {modules reach the guest with their arguments} -constraints hello -
 test run-3.1 {the console callback gets every line with its level} -constraints hello -body {
 	set m [nestbed::machine create -image $hello -options print=4]
 	set ::lines {}
-	set r [$m run -timeout 30 -console collect]
+	set r [$m run -timeout 30 -console tap::collect]
 	list [lindex $::lines 0] [expr {[llength $::lines] == [dict get $r console_lines]}] \
 		[lsort -unique [lmap l $::lines {lindex $l 0}]]
 } -result {{1 {hello from nestbed level 1 (vm 1)}} 1 1} -cleanup { $m destroy }

@@ -119,6 +119,26 @@ proc ::tap::code {script} {
 	lrange [uplevel 1 [list ::tap::errorcode $script]] 0 1
 }
 
+# Console callbacks run at global level: tap::collect appends {level line} to the global list
+# ::lines, tap::at_level gives the lines the callback saw at one level.
+proc ::tap::collect {level line} {
+	lappend ::lines [list $level $line]
+}
+
+proc ::tap::at_level {level} {
+	lmap l $::lines {if {[lindex $l 0] == $level} {lindex $l 1} else continue}
+}
+
+# The options of nestbed::machine create for a chain of `depth` levels: nbvmm at every level but
+# the last, whose node is `leaf` (its -option value pairs).
+proc ::tap::chain {depth leaf} {
+	set node $leaf
+	for {set d $depth} {$d > 2} {incr d -1} {
+		set node [list -guests [list $node]]
+	}
+	list -guests [list $node]
+}
+
 # KVM, and the guests and the hypervisor the integration tests boot.
 ::tap::constraint kvm [dict get [nestbed::capabilities] kvm] \
 	"/dev/kvm is absent or not writable by [exec id -un]: runs need KVM"
