@@ -95,7 +95,7 @@ guests_lib_libnbguest_a_SOURCES += \
 	guests/lib/trap.c \
 	guests/lib/trap.h \
 	guests/lib/traps.S \
-	guests/lib/x86.h
+	guests/lib/x86.h guests/lib/x86_desc.h
 
 # user.ld gathers .user.text/.user.rodata into pages the kernel maps for ring 3. It augments
 # kernel64.ld (INSERT AFTER .text), so ld must read it first.

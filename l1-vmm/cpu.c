@@ -6,6 +6,7 @@
 
 #include "guests/lib/nbguest.h"
 #include "guests/lib/nbkernel.h"
+#include "guests/lib/x86_desc.h"
 #include "l0/nestbed.h"
 #include "l1-vmm/cpu.h"
 #include "l1-vmm/exits.h"
@@ -21,35 +22,10 @@
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
 
-struct tss64 {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __attribute__((packed));
-
-struct idt_gate {
-	uint16_t offset_lo;
-	uint16_t selector;
-	uint8_t ist;
-	uint8_t type_attr;
-	uint16_t offset_mid;
-	uint32_t offset_hi;
-	uint32_t reserved;
-} __attribute__((packed));
-
-struct desc_ptr {
-	uint16_t limit;
-	uint64_t base;
-} __attribute__((packed));
-
 extern const char nbvmm_trap_stubs[], nbvmm_wrmsr_safe_insn[], nbvmm_wrmsr_safe_fault[];
 
-static struct tss64 tss __attribute__((aligned(16)));
-static struct idt_gate idt[256] __attribute__((aligned(16)));
+static struct x86_tss64 tss __attribute__((aligned(16)));
+static struct x86_idt_gate64 idt[256] __attribute__((aligned(16)));
 /* null, kernel code, kernel data, TSS (two slots), ..., user data, user code (see layout.h) */
 static uint64_t gdt[NBVMM_GDT_ENTRIES] __attribute__((aligned(16)));
 
@@ -63,8 +39,8 @@ static void gdt_set_system(unsigned index, uint64_t base, uint64_t limit, uint8_
 
 void cpu_init(struct nbvmm_frame *guest_frame)
 {
-	struct desc_ptr gdtr = {sizeof(gdt) - 1, (uint64_t)gdt};
-	struct desc_ptr idtr = {sizeof(idt) - 1, (uint64_t)idt};
+	struct x86_desc_ptr gdtr = {sizeof(gdt) - 1, (uint64_t)gdt};
+	struct x86_desc_ptr idtr = {sizeof(idt) - 1, (uint64_t)idt};
 	int v;
 
 	gdt[1] = 0x00af9a000000ffffull; /* ring-0 64-bit code */
@@ -83,7 +59,7 @@ void cpu_init(struct nbvmm_frame *guest_frame)
 		uint64_t a = (uint64_t)(nbvmm_trap_stubs + 16 * v);
 		/* DPL 0 interrupt gates: a guest INT n in ring 3 must fault (#GP), never reach nbvmm
 		 * as if it were an interrupt; IF is cleared on entry so nbvmm runs unpreempted. */
-		idt[v] = (struct idt_gate){.offset_lo = a & 0xffff, .selector = NBVMM_CS, .ist = 0,
+		idt[v] = (struct x86_idt_gate64){.offset_lo = a & 0xffff, .selector = NBVMM_CS, .ist = 0,
 					   .type_attr = 0x8e, .offset_mid = (a >> 16) & 0xffff,
 					   .offset_hi = a >> 32};
 	}

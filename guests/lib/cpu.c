@@ -4,28 +4,6 @@
  */
 #include "guests/lib/trap.h"
 
-/* 64-bit TSS (SDM Vol. 3A 8.7): only RSP0 and the I/O map base matter here. */
-struct tss64 {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __attribute__((packed));
-
-/* 64-bit interrupt gate (SDM Vol. 3A 6.14.1). */
-struct idt_gate {
-	uint16_t offset_lo;
-	uint16_t selector;
-	uint8_t ist;
-	uint8_t type_attr; /* P, DPL, type */
-	uint16_t offset_mid;
-	uint32_t offset_hi;
-	uint32_t reserved;
-} __attribute__((packed));
-
 #define GDT_ENTRIES 7 /* null, kernel code/data, user data/code, TSS (two slots) */
 #define IDT_VECTORS 256
 #define IDT_EXCEPTIONS 32
@@ -35,8 +13,8 @@ struct idt_gate {
 extern char nb_trap_stubs[]; /* traps.S: 16 bytes per vector */
 
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
-static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
-static struct tss64 tss __attribute__((aligned(16)));
+static struct x86_idt_gate64 idt[IDT_VECTORS] __attribute__((aligned(16)));
+static struct x86_tss64 tss __attribute__((aligned(16)));
 
 static void gdt_fill(void)
 {
@@ -80,7 +58,7 @@ static void gdt_load(void)
 void nb_idt_set_gate(unsigned vec, unsigned dpl)
 {
 	uint64_t h = (uint64_t)(uintptr_t)(nb_trap_stubs + 16 * vec);
-	struct idt_gate *g = &idt[vec & (IDT_VECTORS - 1)];
+	struct x86_idt_gate64 *g = &idt[vec & (IDT_VECTORS - 1)];
 
 	g->offset_lo = (uint16_t)h;
 	g->selector = NB_SEL_KCODE;

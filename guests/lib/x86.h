@@ -125,11 +125,7 @@ static inline void x86_cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *
 	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "0"(leaf), "2"(0));
 }
 
-/* The operand of LGDT/LIDT (SDM Vol. 3A 2.4.1): a 16-bit limit and a 64-bit linear base. */
-struct x86_desc_ptr {
-	uint16_t limit;
-	uint64_t base;
-} __attribute__((packed));
+#include "guests/lib/x86_desc.h"
 #endif
 
 #endif
