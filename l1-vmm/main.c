@@ -5,7 +5,9 @@
  *
  * Options (nbvmm's boot-info options): mem=SIZE_MIB for the guest's RAM (default: what is free
  * less a reserve for shadow tables), ring=KIB for the guest's trace ring (default 256),
- * timeout=SECONDS to stop a guest that runs longer (nbvmm's own timer; default none).
+ * timeout=SECONDS to stop a guest that runs longer (nbvmm's own timer; default none),
+ * audit=1 to single-step the guest's kernel and record the sensitive instructions it ran
+ * without trapping (audit.c).
  * Modules: the first is the guest kernel, its arguments the guest's options; the others are
  * passed to the guest as its modules, with their names and arguments.
  */
@@ -17,6 +19,7 @@
 #include "l1-vmm/cpu.h"
 #include "l1-vmm/exits.h"
 #include "l1-vmm/guest_mem.h"
+#include "l1-vmm/audit.h"
 #include "l1-vmm/lapic.h"
 #include "l1-vmm/vlapic.h"
 #include "l1-vmm/page_alloc.h"
@@ -189,8 +192,10 @@ static void run_guest(struct vcpu *v, uint64_t tsc_khz)
 
 		vlapic_inject(v);
 		arm_timer(guest_next);
+		audit_before_entry(v);
 		vcpu_run(v);
-		handle_exit(v);
+		if (!audit_after_exit(v))
+			handle_exit(v);
 	}
 }
 
@@ -212,6 +217,7 @@ int nbvmm_main(struct nb_boot_info *bi)
 	boot_guest(v, bi);
 	lapic_init(bi->tsc_khz);
 	vlapic_init(v, bi->tsc_khz);
+	audit_init(v, option_u64(bi, "audit", 0) != 0);
 	if (option_u64(bi, "timeout", 0) && bi->tsc_khz)
 		v->deadline_tsc = nb_rdtsc() + option_u64(bi, "timeout", 0) * bi->tsc_khz * 1000;
 	run_guest(v, bi->tsc_khz ? bi->tsc_khz : 1000000);

@@ -62,6 +62,9 @@ struct vcpu {
 	bool step_tf_saved;        /* the guest's own TF while nbvmm single-steps its STI shadow */
 	uint64_t tlb_gen;          /* bumped by anything that may change a guest translation */
 	bool segs_dirty;           /* a 32-bit guest's DS/ES/SS changed: mirror them again */
+	bool audit;                /* audit mode (audit.c): single-step the guest's kernel */
+	bool audit_step;           /* this entry single-steps one instruction at audit_rip */
+	uint64_t audit_rip, audit_rsp;
 	struct soft_tlb soft_tlb[SOFT_TLB_ENTRIES]; /* guest_mem.c: nbvmm's own walks, remembered */
 	bool stopped;
 	int exit_status;

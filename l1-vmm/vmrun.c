@@ -46,7 +46,8 @@ void vcpu_run(struct vcpu *v)
 	 * believes, and a guest with interrupts off is not preempted, as on hardware (so only L0's
 	 * timeout ends a loop with interrupts off). IOPL stays 0 so every CLI, STI, IN and OUT
 	 * traps, and POPF cannot change IF behind nbvmm's back. */
-	f->rflags = (s->rflags & (X86_RFLAGS_GUEST_REAL | X86_RFLAGS_IF)) | X86_RFLAGS_FIXED;
+	f->rflags = (s->rflags & (X86_RFLAGS_GUEST_REAL | X86_RFLAGS_IF)) | X86_RFLAGS_FIXED |
+		    (v->audit_step ? X86_RFLAGS_TF : 0);
 	/* A guest in 32-bit protected mode runs its code in compatibility mode (APM vol. 2, 1.2.3):
 	 * the real CPU stays in long mode, under nbvmm's shadow tables. */
 	if (s->cs.attrib & VMCB_SEG_ATTR_L) {

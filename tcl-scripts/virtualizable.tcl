@@ -50,11 +50,17 @@ proc ::nestbed::probes::run {args} {
 	if {![regexp {^([0-9]+)M$} [dict get $o -memory] -> mib]} {
 		::nestbed::Error USAGE "probes run: -memory '[dict get $o -memory]': give it in MiB (64M)"
 	}
+	# Audit mode is nbvmm's (audit=1: it single-steps the guest's kernel and records each
+	# sensitive instruction that ran without trapping); plain runs the probes as they are.
+	set hvoptions [dict get $o -hvoptions]
+	if {$mode eq "audit"} {
+		lappend hvoptions audit=1
+	}
 	# The probe itself at depth 1; each hypervisor level above it gets 64 MiB more.
 	set node [list -image [::nestbed::image probes] -options [join $options] -memory ${mib}M]
 	for {set d $depth} {$d > 1} {incr d -1} {
 		incr mib 64
-		set node [list -image [dict get $o -hypervisor] -options [dict get $o -hvoptions] \
+		set node [list -image [dict get $o -hypervisor] -options [join $hvoptions] \
 			-guests [list $node] -memory ${mib}M]
 	}
 	set m [::nestbed::machine create {*}$node]

@@ -22,6 +22,13 @@ check_ge "nbvmm traced the port I/O it emulated, as IOIO traps of level 2" 20 \
 check_eq "hello's own records reached the store through both rings" 4 \
 	"$(sql "$TMP/d2.db" "select count(*) from events where kind = 12 and rec_level = 2")"
 
+run_nestbed audit run "$NBVMM" --db "$TMP/audit.db" --timeout 300 --memory 128M --options audit=1 \
+	--module "hello=$GUESTS/hello/hello.elf"
+check_eq "hello runs in audit mode (its kernel single-stepped by nbvmm)" 0 "$status"
+check_eq "audit mode records the CPUID and RDTSC its kernel ran without trapping, with the instructions" \
+	"cpuid|62 rdtsc|63" \
+	"$(sql "$TMP/audit.db" "select group_concat(m || '|' || aux, ' ') from (select distinct i.mnemonic as m, e.aux from events e join insns i using (insn_id) where e.kind = 11 and e.rec_level = 1 order by e.aux)")"
+
 printf 'initrd-bytes' >"$TMP/initrd"
 run_nestbed mb2 run "$NBVMM" --timeout 120 --memory 128M \
 	--module "mbhello=$GUESTS/mbhello/mbhello.elf,console=ttyS0" --module "initrd=$TMP/initrd,rootfs"
