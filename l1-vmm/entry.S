@@ -7,17 +7,25 @@
  */
 #include "l1-vmm/layout.h"
 
-	.text
-	.globl	nbvmm_world_switch
-nbvmm_world_switch:
+/* The general registers in struct nbvmm_frame's order (frame.h): RAX at the highest address. */
+.macro SAVE_GPRS
+	push	%rax
 	push	%rbx
+	push	%rcx
+	push	%rdx
+	push	%rsi
+	push	%rdi
 	push	%rbp
+	push	%r8
+	push	%r9
+	push	%r10
+	push	%r11
 	push	%r12
 	push	%r13
 	push	%r14
 	push	%r15
-	mov	%rsp, nbvmm_host_rsp(%rip)
-	mov	%rdi, %rsp
+.endm
+.macro RESTORE_GPRS
 	pop	%r15
 	pop	%r14
 	pop	%r13
@@ -33,6 +41,21 @@ nbvmm_world_switch:
 	pop	%rcx
 	pop	%rbx
 	pop	%rax
+.endm
+
+
+	.text
+	.globl	nbvmm_world_switch
+nbvmm_world_switch:
+	push	%rbx
+	push	%rbp
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	mov	%rsp, nbvmm_host_rsp(%rip)
+	mov	%rdi, %rsp
+	RESTORE_GPRS
 	add	$16, %rsp		/* vector, error code */
 	iretq
 
@@ -62,21 +85,7 @@ trap_common:
 	cld
 	testb	$3, 24(%rsp)		/* CS of the interrupted code: vector, error, RIP, CS */
 	jz	trap_from_nbvmm
-	push	%rax
-	push	%rbx
-	push	%rcx
-	push	%rdx
-	push	%rsi
-	push	%rdi
-	push	%rbp
-	push	%r8
-	push	%r9
-	push	%r10
-	push	%r11
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
+	SAVE_GPRS
 	mov	nbvmm_host_rsp(%rip), %rsp
 	pop	%r15
 	pop	%r14
@@ -89,38 +98,10 @@ trap_common:
 /* nbvmm itself trapped (a bug, or an interrupt while in ring 0): the same frame shape on the
  * current stack, handed to C. */
 trap_from_nbvmm:
-	push	%rax
-	push	%rbx
-	push	%rcx
-	push	%rdx
-	push	%rsi
-	push	%rdi
-	push	%rbp
-	push	%r8
-	push	%r9
-	push	%r10
-	push	%r11
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
+	SAVE_GPRS
 	mov	%rsp, %rdi
 	call	nbvmm_host_trap
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%r11
-	pop	%r10
-	pop	%r9
-	pop	%r8
-	pop	%rbp
-	pop	%rdi
-	pop	%rsi
-	pop	%rdx
-	pop	%rcx
-	pop	%rbx
-	pop	%rax
+	RESTORE_GPRS
 	add	$16, %rsp
 	iretq
 

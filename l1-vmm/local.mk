@@ -22,7 +22,7 @@ l1_vmm_nbvmm_elf_SOURCES = \
 	l1-vmm/libc/string.h l1-vmm/libc/stdio.h \
 	shadow/gpt_walk.c shadow/spt.c shadow/insn_decode.c shadow/sensitivity.c \
 	tracer/ring_reader.c tracer/names.c \
-	l0/boot_loader.c l0/boot_cpu_state.c l0/boot_info.c l0/elf_loader.c l0/multiboot_loader.c \
+	l0/error.c l0/boot_loader.c l0/boot_cpu_state.c l0/boot_info.c l0/elf_loader.c l0/multiboot_loader.c \
 	$(GUESTS_LIB_COMMON) guests/lib/bootinfo.c guests/lib/hypercall.c guests/lib/trace.c
 EXTRA_DIST += l1-vmm/nbvmm.ld
 nb_images += l1-vmm/nbvmm.elf

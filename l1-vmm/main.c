@@ -31,19 +31,6 @@
 static struct nbvmm_frame guest_frame;
 static struct vcpu vcpu0 __attribute__((aligned(4096)));
 
-int nb_error_set(struct nb_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->code = code;
-		va_start(ap, fmt);
-		nb_vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -code;
-}
-
 static void __attribute__((noreturn)) fail(const char *what)
 {
 	nb_printf("nbvmm: %s\n", what);

@@ -44,23 +44,6 @@ typedef void stub_fn(void);
 
 /* ---- the probe's own descriptor tables (SDM Vol. 3A 3.4.5, 6.14.1, 8.7) ---- */
 
-struct pg_tss {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __attribute__((packed));
-
-struct pg_gate {
-	uint16_t offset_lo, selector;
-	uint8_t ist, type_attr;
-	uint16_t offset_mid;
-	uint32_t offset_hi, reserved;
-} __attribute__((packed));
-
 #define PG_GDT_ENTRIES 7
 #define PG_IDT_VECTORS 256
 
@@ -73,8 +56,8 @@ struct pg_gate {
 #define TSS_TYPE_AVAILABLE 0x89ull
 
 static uint64_t pg_gdt[PG_GDT_ENTRIES] __attribute__((aligned(16)));
-static struct pg_gate pg_idt[PG_IDT_VECTORS] __attribute__((aligned(16)));
-static struct pg_tss pg_tss __attribute__((aligned(16)));
+static struct x86_idt_gate64 pg_idt[PG_IDT_VECTORS] __attribute__((aligned(16)));
+static struct x86_tss64 pg_tss __attribute__((aligned(16)));
 
 extern char nb_trap_stubs[]; /* guests/lib/traps.S: 16 bytes per vector */
 
