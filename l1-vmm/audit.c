@@ -3,6 +3,7 @@
 
 #include "guests/lib/nbguest.h"
 #include "l1-vmm/audit.h"
+#include "l1-vmm/exits.h"
 #include "l1-vmm/guest_mem.h"
 #include "l1-vmm/trace.h"
 #include "shadow/insn_decode.h"
@@ -11,13 +12,14 @@
 /* Decoder mnemonic -> the sensitivity table's entry, built once (the table is keyed by name). */
 static const struct nb_sens_insn *by_mnemonic[INSN_MNEMONIC_COUNT];
 
-void audit_init(struct vcpu *v, bool on)
+void audit_init(struct vcpu *v, bool audit, bool faithful)
 {
 	unsigned m;
 	size_t i;
 
-	v->audit = on;
-	if (!on)
+	v->audit = audit;
+	v->faithful = faithful;
+	if (!audit)
 		return;
 	for (m = 0; m < INSN_MNEMONIC_COUNT; m++)
 		for (i = 0; i < nb_sens_count; i++)
@@ -25,13 +27,16 @@ void audit_init(struct vcpu *v, bool on)
 				by_mnemonic[m] = &nb_sens_table[i];
 }
 
-void audit_before_entry(struct vcpu *v)
+bool audit_before_entry(struct vcpu *v)
 {
-	v->audit_step = v->audit && v->vmcb.save.cpl == 0;
+	if (v->faithful && emulate_sensitive_at_rip(v))
+		return true;
+	v->audit_step = v->faithful || (v->audit && v->vmcb.save.cpl == 0);
 	if (v->audit_step) {
 		v->audit_rip = v->vmcb.save.rip;
 		v->audit_rsp = v->vmcb.save.rsp;
 	}
+	return false;
 }
 
 /* What the guest saw and what it should have seen, where nbvmm can tell (0 and 0 elsewhere). */
@@ -84,6 +89,10 @@ bool audit_after_exit(struct vcpu *v)
 	s->rflags &= ~X86_RFLAGS_TF;
 	if (v->vmcb.control.exit_code != SVM_EXIT_EXCP_DB)
 		return false; /* the instruction trapped: nbvmm handles it as usual */
+	/* Faithful mode steps user mode too; the audit is of the kernel's instructions (an
+	 * instruction that ran natively cannot have changed the virtual CPL). */
+	if (!v->audit || v->vmcb.save.cpl != 0)
+		return true;
 	/* The instruction at audit_rip ran natively (the page is mapped: it just executed). */
 	for (n = INSN_MAX_LEN; n && guest_virt_access(v, s->cs.base + v->audit_rip, bytes, n, GUEST_ACC_FETCH,
 						       &pf_ec, &pf_addr) != 0; n--)

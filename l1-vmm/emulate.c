@@ -37,6 +37,8 @@
 #define MSR_TSC_AUX 0xc0000103
 #define MSR_PLATFORM_INFO 0xce
 #define MSR_MISC_FEATURES_ENABLES 0x140
+#define PLATFORM_INFO_CPUID_FAULTING (1ull << 31)
+#define MISC_FEATURES_CPUID_FAULT 1ull
 
 #define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)
@@ -49,6 +51,7 @@
 /* CR4 bits a guest may set (AMD APM vol. 2, 3.1.3): all defined ones but LA57. */
 #define CR4_VALID 0x370fffull
 #define CR4_PCIDE (1ull << 17)
+#define CR4_TSD (1ull << 2)
 
 /* The emulator's working state for one trapped instruction. */
 struct emu {
@@ -67,28 +70,39 @@ static enum insn_cpu_mode code_mode(const struct vcpu *v)
 	return (s->cs.attrib & VMCB_SEG_ATTR_DB) ? INSN_MODE_32 : INSN_MODE_16;
 }
 
-/* Fetches and decodes the instruction at RIP. 0, or 1 when an exception was delivered. */
-static int fetch(struct emu *e)
+/* Reads the bytes of the instruction at RIP into e->bytes: guest_virt_access's result (0, 1 for
+ * a #PF with pf_ec and pf_addr, negative outside guest memory). */
+static int fetch_bytes(struct emu *e, uint32_t *pf_ec, uint64_t *pf_addr)
 {
 	struct vcpu *v = e->v;
-	uint64_t rip = v->vmcb.save.cs.base + v->vmcb.save.rip, pf_addr;
-	uint32_t pf_ec;
+	uint64_t rip = v->vmcb.save.cs.base + v->vmcb.save.rip;
 	unsigned n = INSN_MAX_LEN;
 	int rc;
 
 	/* The instruction may end before a page the guest has not mapped: shorten and retry. */
 	for (;;) {
-		rc = guest_virt_access(v, rip, e->bytes, n, GUEST_ACC_FETCH, &pf_ec, &pf_addr);
+		rc = guest_virt_access(v, rip, e->bytes, n, GUEST_ACC_FETCH, pf_ec, pf_addr);
 		if (rc == 0 || n == 1)
 			break;
 		n = 4096 - (rip & 4095) < n ? 4096 - (rip & 4095) : n - 1;
 	}
+	e->nbytes = rc == 0 ? n : 0;
+	return rc;
+}
+
+/* Fetches and decodes the instruction at RIP. 0, or 1 when an exception was delivered. */
+static int fetch(struct emu *e)
+{
+	struct vcpu *v = e->v;
+	uint64_t pf_addr;
+	uint32_t pf_ec;
+	int rc = fetch_bytes(e, &pf_ec, &pf_addr);
+
 	if (rc == 1) {
 		v->vmcb.save.cr2 = pf_addr;
 		deliver_event(v, X86_VEC_PF, true, pf_ec, 0);
 		return 1;
 	}
-	e->nbytes = rc == 0 ? n : 0;
 	if (rc < 0 || insn_decode(e->bytes, e->nbytes, code_mode(v), &e->in) != 0) {
 		deliver_event(v, X86_VEC_UD, false, 0, 0);
 		return 1;
@@ -179,6 +193,55 @@ static void next(struct emu *e)
 static void gp0(struct emu *e)
 {
 	deliver_event(e->v, X86_VEC_GP, true, 0, 0);
+}
+
+/* The stack pointer's width: 64-bit mode, else SS.B (APM vol. 2, 4.7.3). */
+static unsigned stack_width(const struct vcpu *v)
+{
+	const struct vmcb_save_area *s = &v->vmcb.save;
+
+	if (code_mode(v) == INSN_MODE_64)
+		return 8;
+	return (s->ss.attrib & VMCB_SEG_ATTR_DB) ? 4 : 2;
+}
+
+static uint64_t stack_address(const struct vcpu *v, uint64_t rsp)
+{
+	const struct vmcb_save_area *s = &v->vmcb.save;
+	unsigned w = stack_width(v);
+
+	return w == 8 ? rsp : (uint32_t)(s->ss.base + (w == 4 ? (uint32_t)rsp : (uint16_t)rsp));
+}
+
+/* New RSP after moving it by delta, within the stack's width. */
+static uint64_t stack_move(const struct vcpu *v, int64_t delta)
+{
+	uint64_t rsp = v->vmcb.save.rsp, moved = rsp + (uint64_t)delta;
+	unsigned w = stack_width(v);
+
+	if (w == 8)
+		return moved;
+	return w == 4 ? (uint32_t)moved : (rsp & ~0xffffull) | (uint16_t)moved;
+}
+
+/* Operand size of PUSH, POP, PUSHF, POPF: 64 bits by default in 64-bit mode, 16 with a 66
+ * prefix (APM vol. 3, 1.2.5); elsewhere as decoded. */
+static unsigned stack_opsize(const struct emu *e)
+{
+	if (e->in.mode == INSN_MODE_64)
+		return (e->in.prefixes & INSN_P_OPSIZE) ? 2 : 8;
+	return e->in.opsize;
+}
+
+/* PUSH of size bytes on the guest's stack; 1 when it faulted (#PF delivered). */
+static int stack_push(struct emu *e, uint64_t val, unsigned size)
+{
+	uint64_t rsp = stack_move(e->v, -(int64_t)size);
+
+	if (mem_access(e, stack_address(e->v, rsp), &val, size, GUEST_ACC_WRITE))
+		return 1;
+	e->v->vmcb.save.rsp = rsp;
+	return 0;
 }
 
 /* Privileged instructions need virtual CPL 0; elsewhere they raise #GP(0), as on hardware. */
@@ -298,9 +361,10 @@ static int rdmsr(struct emu *e, uint32_t msr, uint64_t *val)
 	case MSR_GS_BASE: *val = s->gs.base; return 0;
 	case MSR_KERNEL_GS_BASE: *val = s->kernel_gs_base; return 0;
 	case MSR_TSC_AUX: *val = e->v->tsc_aux; return 0;
-	/* No CPUID faulting to offer (it has no effect in ring 3 here: see NOTES.md). */
-	case MSR_PLATFORM_INFO: *val = 0; return 0;
-	case MSR_MISC_FEATURES_ENABLES: *val = 0; return 0;
+	/* CPUID faulting (bit 31) is offered only in faithful mode, where nbvmm sees every CPUID
+	 * before it runs: on these hosts CPUID faulting has no effect in ring 3 (NOTES.md). */
+	case MSR_PLATFORM_INFO: *val = e->v->faithful ? PLATFORM_INFO_CPUID_FAULTING : 0; return 0;
+	case MSR_MISC_FEATURES_ENABLES: *val = e->v->cpuid_faulting ? MISC_FEATURES_CPUID_FAULT : 0; return 0;
 	default: return -1; /* unknown MSRs raise #GP, as on hardware */
 	}
 }
@@ -351,7 +415,11 @@ static int wrmsr(struct emu *e, uint32_t msr, uint64_t val)
 		cpu_wrmsr(MSR_GS_BASE, val);
 		return 0;
 	case MSR_KERNEL_GS_BASE: if (!canonical(val)) return -1; s->kernel_gs_base = val; return 0;
-	case MSR_MISC_FEATURES_ENABLES: return val ? -1 : 0;
+	case MSR_MISC_FEATURES_ENABLES:
+		if (val & ~(e->v->faithful ? MISC_FEATURES_CPUID_FAULT : 0))
+			return -1;
+		e->v->cpuid_faulting = val != 0;
+		return 0;
 	case MSR_TSC_AUX:
 		e->v->tsc_aux = (uint32_t)val;
 		/* RDTSCP reads it natively in ring 3; where the host refuses the MSR (PVM does),
@@ -889,6 +957,11 @@ static void emulate(struct emu *e)
 		return;
 	case INSN_CPUID: {
 		uint32_t leaf = (uint32_t)*vcpu_gpr(v, 0), a = leaf, b, c = (uint32_t)*vcpu_gpr(v, 1), d;
+
+		if (v->cpuid_faulting && vcpu_cpl(v) > 0) {
+			gp0(e);
+			return;
+		}
 		__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
 		cpuid_filter(leaf, &a, &b, &c, &d);
 		*vcpu_gpr(v, 0) = a;
@@ -898,6 +971,64 @@ static void emulate(struct emu *e)
 		next(e);
 		return;
 	}
+	case INSN_PUSHF:
+		/* The guest's own flags: its virtual IF and IOPL; VM and RF read as 0 (APM vol. 3). */
+		if (stack_push(e, (s->rflags & ~(X86_RFLAGS_VM | X86_RFLAGS_RF)) | X86_RFLAGS_FIXED, stack_opsize(e)))
+			return;
+		next(e);
+		return;
+	case INSN_POPF: {
+		uint64_t keep = X86_RFLAGS_VM | X86_RFLAGS_FIXED | (1ull << 19) | (1ull << 20), raw = 0;
+
+		if (mem_access(e, stack_address(v, s->rsp), &raw, stack_opsize(e), 0))
+			return;
+		/* IOPL changes only at CPL 0, IF only at CPL <= IOPL; VIF, VIP and VM never (APM
+		 * vol. 3, POPF); a 16-bit POPF leaves the upper flags alone. */
+		if (s->cpl != 0)
+			keep |= X86_RFLAGS_IOPL;
+		if (s->cpl > ((s->rflags >> 12) & 3))
+			keep |= X86_RFLAGS_IF;
+		if (stack_opsize(e) == 2)
+			keep |= ~0xffffull;
+		s->rsp = stack_move(v, stack_opsize(e));
+		s->rflags = (raw & ~keep & 0x3f7fd7ull) | (s->rflags & keep) | X86_RFLAGS_FIXED;
+		next(e);
+		return;
+	}
+	case INSN_MOV_FROM_SREG:
+	case INSN_PUSH_SREG: {
+		const struct vmcb_seg *segs[6] = {&s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs};
+
+		/* The guest's own selectors, not the ring-3 ones nbvmm runs it on. */
+		if (in->sreg >= 6) {
+			deliver_event(v, X86_VEC_UD, false, 0, 0);
+			return;
+		}
+		val = segs[in->sreg]->selector;
+		if (in->mnemonic == INSN_PUSH_SREG) {
+			if (stack_push(e, val, stack_opsize(e)))
+				return;
+		} else if (in->has_mem) {
+			if (mem_access(e, mem_addr(e), &val, 2, GUEST_ACC_WRITE))
+				return;
+		} else {
+			reg_set(e, in->rm, in->opsize == 2 ? 2 : 4, val);
+		}
+		next(e);
+		return;
+	}
+	case INSN_RDTSC:
+	case INSN_RDTSCP:
+		/* CR4.TSD restricts both to CPL 0 (APM vol. 3, RDTSC); RDTSCP also reads TSC_AUX. */
+		if ((s->cr4 & CR4_TSD) && !cpl0(e))
+			return;
+		val = nb_rdtsc() + v->vmcb.control.tsc_offset;
+		*vcpu_gpr(v, 0) = (uint32_t)val;
+		*vcpu_gpr(v, 2) = val >> 32;
+		if (in->mnemonic == INSN_RDTSCP)
+			*vcpu_gpr(v, 1) = v->tsc_aux;
+		next(e);
+		return;
 	case INSN_INVLPG:
 		if (!cpl0(e))
 			return;
@@ -1049,6 +1180,46 @@ void emulate_trapped_insn(struct vcpu *v)
 		v->vmcb.save.rflags = (v->vmcb.save.rflags & ~X86_RFLAGS_TF) | (v->step_tf_saved ? X86_RFLAGS_TF : 0);
 	}
 	emulate(&e);
+}
+
+/*
+ * Faithful mode's instructions: those x86 lets a deprivileged guest run without a trap although
+ * their result depends on the privileged state they cannot see (Popek and Goldberg's sensitive
+ * but unprivileged instructions, shadow/sensitivity.c). Emulated, they show the virtual CPU:
+ * the guest's own flags, descriptor tables, selectors, CR0 and CPUID. RDTSC runs natively (the
+ * guest's TSC is the real one) except when the guest's CR4.TSD makes it fault. LAR, LSL, VERR
+ * and VERW are not emulated: they still see nbvmm's GDT slots (audit mode records them).
+ */
+static bool faithful_emulates(const struct vcpu *v, const struct insn *in)
+{
+	switch (in->mnemonic) {
+	case INSN_SGDT: case INSN_SIDT: case INSN_SLDT: case INSN_STR: case INSN_SMSW:
+	case INSN_PUSHF: case INSN_POPF: case INSN_MOV_FROM_SREG: case INSN_PUSH_SREG:
+	case INSN_CPUID: case INSN_RDTSCP:
+		return true;
+	case INSN_RDTSC:
+		return (v->vmcb.save.cr4 & CR4_TSD) && vcpu_cpl(v) > 0;
+	default:
+		return false;
+	}
+}
+
+bool emulate_sensitive_at_rip(struct vcpu *v)
+{
+	struct emu e = {.v = v};
+	uint64_t pf_addr, trapped = v->vmcb.control.exit_code;
+	uint32_t pf_ec;
+
+	/* An instruction that cannot be fetched or decoded here runs (and faults) for real. */
+	if (fetch_bytes(&e, &pf_ec, &pf_addr) != 0 || insn_decode(e.bytes, e.nbytes, code_mode(v), &e.in) != 0 ||
+	    !faithful_emulates(v, &e.in))
+		return false;
+	/* Traced as the intercept SVM would have taken for it. */
+	v->vmcb.control.exit_code = svm_exit_for(&e.in, trapped);
+	trace_exit(v, NB_ACT_EMULATED, e.bytes, e.in.len);
+	v->vmcb.control.exit_code = trapped;
+	emulate(&e);
+	return true;
 }
 
 /* The store a page-table write may be made with (guests update PTEs with MOV, XCHG, CMPXCHG

@@ -19,6 +19,10 @@ void vcpu_halt(struct vcpu *v);
 
 /* emulate.c: the instruction at the guest's RIP trapped (#GP, #UD): emulate or deliver it. */
 void emulate_trapped_insn(struct vcpu *v);
+/* Faithful mode: when the instruction at the guest's RIP is one that would run in ring 3 without
+ * trapping although it is sensitive, emulates it against the virtual CPU (and traces it as the
+ * intercept SVM would take) and returns true; else false, and the guest runs it. */
+bool emulate_sensitive_at_rip(struct vcpu *v);
 /* emulate.c: a write to a guest page table (a read-only shadow leaf): emulate the store. */
 void emulate_pt_write(struct vcpu *v);
 /* emulate.c: a MOV to or from guest-physical memory outside RAM: the local APIC, or nothing. */

@@ -7,7 +7,8 @@
  * less a reserve for shadow tables), ring=KIB for the guest's trace ring (default 256),
  * timeout=SECONDS to stop a guest that runs longer (nbvmm's own timer; default none),
  * audit=1 to single-step the guest's kernel and record the sensitive instructions it ran
- * without trapping (audit.c).
+ * without trapping, faithful=1 to single-step the guest and emulate those instructions instead
+ * (audit.c).
  * Modules: the first is the guest kernel, its arguments the guest's options; the others are
  * passed to the guest as its modules, with their names and arguments.
  */
@@ -179,7 +180,8 @@ static void run_guest(struct vcpu *v, uint64_t tsc_khz)
 
 		vlapic_inject(v);
 		arm_timer(guest_next);
-		audit_before_entry(v);
+		if (audit_before_entry(v))
+			continue;
 		vcpu_run(v);
 		if (!audit_after_exit(v))
 			handle_exit(v);
@@ -204,7 +206,7 @@ int nbvmm_main(struct nb_boot_info *bi)
 	boot_guest(v, bi);
 	lapic_init(bi->tsc_khz);
 	vlapic_init(v, bi->tsc_khz);
-	audit_init(v, option_u64(bi, "audit", 0) != 0);
+	audit_init(v, option_u64(bi, "audit", 0) != 0, option_u64(bi, "faithful", 0) != 0);
 	if (option_u64(bi, "timeout", 0) && bi->tsc_khz)
 		v->deadline_tsc = nb_rdtsc() + option_u64(bi, "timeout", 0) * bi->tsc_khz * 1000;
 	run_guest(v, bi->tsc_khz ? bi->tsc_khz : 1000000);

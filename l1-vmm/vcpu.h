@@ -63,6 +63,8 @@ struct vcpu {
 	uint64_t tlb_gen;          /* bumped by anything that may change a guest translation */
 	bool segs_dirty;           /* a 32-bit guest's DS/ES/SS changed: mirror them again */
 	bool audit;                /* audit mode (audit.c): single-step the guest's kernel */
+	bool faithful;             /* faithful mode (audit.c): emulate sensitive instructions too */
+	bool cpuid_faulting;       /* the guest's MISC_FEATURES_ENABLES.CPUID_FAULT (faithful mode) */
 	bool audit_step;           /* this entry single-steps one instruction at audit_rip */
 	uint64_t audit_rip, audit_rsp;
 	struct soft_tlb soft_tlb[SOFT_TLB_ENTRIES]; /* guest_mem.c: nbvmm's own walks, remembered */
