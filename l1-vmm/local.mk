@@ -20,7 +20,7 @@ l1_vmm_nbvmm_elf_SOURCES = \
 	l1-vmm/deliver.c l1-vmm/deliver.h l1-vmm/io.c l1-vmm/guest_mem.c l1-vmm/guest_mem.h \
 	l1-vmm/page_alloc.c l1-vmm/page_alloc.h l1-vmm/trace.c l1-vmm/trace.h l1-vmm/lapic.c l1-vmm/lapic.h l1-vmm/vlapic.c l1-vmm/vlapic.h l1-vmm/audit.c l1-vmm/audit.h \
 	l1-vmm/libc/string.h l1-vmm/libc/stdio.h \
-	shadow/gpt_walk.c shadow/spt.c shadow/insn_decode.c shadow/sensitivity.c \
+	shadow/gpt_walk.c shadow/spt.c shadow/insn_decode.c shadow/sensitivity.c shadow/svm_nested.c \
 	tracer/ring_reader.c tracer/names.c \
 	l0/error.c l0/boot_loader.c l0/boot_cpu_state.c l0/boot_info.c l0/elf_loader.c l0/multiboot_loader.c \
 	$(GUESTS_LIB_COMMON) guests/lib/bootinfo.c guests/lib/hypercall.c guests/lib/trace.c

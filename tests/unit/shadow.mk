@@ -1,8 +1,10 @@
 # tests/unit: shadow/ (cmocka, TAP through CMOCKA_MESSAGE_OUTPUT). The property tests take a seed
 # from NB_TEST_SEED (printed on every run and in every failure) and a time budget in seconds from
 # NB_TEST_BUDGET.
-check_PROGRAMS += tests/unit/test_shadow_walk tests/unit/test_shadow_spt tests/unit/test_shadow_vmcb
-TESTS += tests/unit/test_shadow_walk tests/unit/test_shadow_spt tests/unit/test_shadow_vmcb
+check_PROGRAMS += tests/unit/test_shadow_walk tests/unit/test_shadow_spt tests/unit/test_shadow_vmcb \
+	tests/unit/test_shadow_svm_nested
+TESTS += tests/unit/test_shadow_walk tests/unit/test_shadow_spt tests/unit/test_shadow_vmcb \
+	tests/unit/test_shadow_svm_nested
 
 tests_unit_test_shadow_walk_SOURCES = tests/unit/test_shadow_walk.c
 tests_unit_test_shadow_walk_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -15,6 +17,10 @@ tests_unit_test_shadow_spt_LDADD = shadow/libnbshadow.la $(CMOCKA_LIBS)
 tests_unit_test_shadow_vmcb_SOURCES = tests/unit/test_shadow_vmcb.c
 tests_unit_test_shadow_vmcb_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_shadow_vmcb_LDADD = $(CMOCKA_LIBS)
+
+tests_unit_test_shadow_svm_nested_SOURCES = tests/unit/test_shadow_svm_nested.c
+tests_unit_test_shadow_svm_nested_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_shadow_svm_nested_LDADD = shadow/libnbshadow.la $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/unit/test_decoder tests/unit/test_decoder_capstone
 TESTS += tests/unit/test_decoder tests/unit/test_decoder_capstone
