@@ -175,7 +175,7 @@ SELECT
 FROM events e
 LEFT JOIN event_kinds k ON k.kind = e.kind
 LEFT JOIN trap_actions a ON a.action = e.action
-LEFT JOIN exit_codes x ON x.code = e.exit_code AND (k.has_exit_code OR e.rec_level = 0)
+LEFT JOIN exit_codes x ON x.code = e.exit_code AND (k.has_exit_code OR (e.rec_level = 0 AND e.kind < 21))
 LEFT JOIN insns i ON i.insn_id = e.insn_id;
 
 -- Which exits does each level take, how often, and how many of them did it handle itself versus
@@ -194,8 +194,9 @@ SELECT
 FROM events e
 LEFT JOIN exit_codes x ON x.code = e.exit_code
 -- Kinds by number, as in the index's WHERE, so that events_traps serves this view. Kind 0 is no
--- event (a host record of a stop with no exit, such as a timeout).
-WHERE (e.kind IN (1, 2) OR e.rec_level = 0) AND e.kind > 0
+-- event (a host record of a stop with no exit, such as a timeout); kinds 21 and up are KVM's own
+-- events (tracefs, as root), which are not exits to L0.
+WHERE (e.kind IN (1, 2) OR e.rec_level = 0) AND e.kind > 0 AND e.kind < 21
 GROUP BY e.run_id, e.rec_level, e.exit_code;
 
 -- Which guest page-table entries were written, from what to what, by which instruction? Each
@@ -330,7 +331,7 @@ WITH marks AS (
 	FROM events WHERE rec_level >= 1 AND kind IN (1, 2)
 	UNION ALL
 	SELECT run_id, rec_level + 1, 0, ts, event_id, guest_level, exit_code
-	FROM events WHERE (kind IN (1, 2) OR rec_level = 0) AND kind > 0
+	FROM events WHERE (kind IN (1, 2) OR rec_level = 0) AND kind > 0 AND kind < 21
 ),
 numbered AS (
 	SELECT *, sum(is_trap) OVER (PARTITION BY run_id, level ORDER BY ts, is_trap DESC, event_id
@@ -355,6 +356,82 @@ LEFT JOIN below b ON b.run_id = t.run_id AND b.level = t.level AND b.trap_no = t
 LEFT JOIN exit_codes x ON x.code = t.exit_code
 WHERE t.is_trap = 1
 GROUP BY t.run_id, t.level, t.guest_level, t.exit_code;
+
+-- How many instructions does L1 run per trap? On hosts where KVM emulates the guest's ring-0
+-- code (PVM: see /work/shared/PLATFORM.md), L0 running as root records KVM's kvm_emulate_insn
+-- events as KVM_EMULATED rows (kind 24, level 0: aux = instructions emulated in a row, cut at
+-- every L1 trap record). Each trap of L1 (TRAP or EXIT_REFLECTED, rec_level 1) is charged with the
+-- instructions emulated from its record to L1's next trap record: the rest of its handling and
+-- the entry path of the next trap up to where nbvmm records it. l1_insns is NULL for runs that
+-- recorded no KVM events (not root, or a host that runs ring 0 natively). One row per L1 trap.
+CREATE VIEW v_l1_insns_per_trap AS
+WITH marks AS (
+	SELECT run_id, ts, event_id, 1 AS is_trap, 0 AS n FROM events
+	WHERE rec_level = 1 AND kind IN (1, 2)
+	UNION ALL
+	SELECT run_id, ts, event_id, 0, aux FROM events WHERE rec_level = 0 AND kind = 24
+),
+numbered AS (
+	SELECT *, sum(is_trap) OVER (PARTITION BY run_id ORDER BY ts, is_trap DESC, event_id
+				     ROWS UNBOUNDED PRECEDING) AS trap_no
+	FROM marks
+),
+charged AS (
+	SELECT run_id, trap_no, sum(n) AS insns FROM numbered
+	WHERE is_trap = 0 AND trap_no > 0 GROUP BY run_id, trap_no
+),
+traced AS (SELECT DISTINCT run_id FROM events WHERE rec_level = 0 AND kind = 24)
+SELECT
+	e.run_id,
+	e.event_id,
+	e.ts,
+	e.guest_level,
+	e.vm_id,
+	k.name AS kind,
+	a.name AS action,
+	printf('0x%x', e.exit_code) AS exit_code,
+	x.name AS exit_name,
+	CASE WHEN t.run_id IS NULL THEN NULL ELSE coalesce(c.insns, 0) END AS l1_insns
+FROM numbered nb
+JOIN events e ON e.event_id = nb.event_id
+LEFT JOIN charged c ON c.run_id = nb.run_id AND c.trap_no = nb.trap_no
+LEFT JOIN traced t ON t.run_id = nb.run_id
+LEFT JOIN event_kinds k ON k.kind = e.kind
+LEFT JOIN trap_actions a ON a.action = e.action
+LEFT JOIN exit_codes x ON x.code = e.exit_code
+WHERE nb.is_trap = 1;
+
+-- Which traps cost L1 the most instructions? v_l1_insns_per_trap summed by exit reason and
+-- action: traps, total, average and largest instruction counts.
+CREATE VIEW v_l1_insns_by_reason AS
+SELECT
+	run_id,
+	guest_level,
+	exit_code,
+	exit_name,
+	action,
+	count(*) AS traps,
+	sum(l1_insns) AS l1_insns,
+	round(avg(l1_insns), 1) AS avg_insns,
+	max(l1_insns) AS max_insns
+FROM v_l1_insns_per_trap
+WHERE l1_insns IS NOT NULL
+GROUP BY run_id, guest_level, exit_code, action;
+
+-- What did KVM itself do to L1? Level-0 KVM events (tracefs, recorded as root) per run and kind:
+-- injected exceptions by vector, port and MMIO accesses, runs of emulated instructions (with the
+-- instructions they hold) and, on VMX/SVM hosts, hardware exits by KVM's exit reason.
+CREATE VIEW v_kvm_events AS
+SELECT
+	e.run_id,
+	k.name AS kind,
+	CASE e.kind WHEN 21 THEN e.aux WHEN 25 THEN e.exit_code ELSE NULL END AS vector_or_reason,
+	count(*) AS events,
+	CASE e.kind WHEN 24 THEN sum(e.aux) ELSE NULL END AS instructions
+FROM events e
+JOIN event_kinds k ON k.kind = e.kind
+WHERE e.rec_level = 0 AND e.kind >= 21
+GROUP BY e.run_id, e.kind, vector_or_reason;
 
 -- ---------------------------------------------------------------------------------------------
 -- When does (recursive) virtualizability hold? Popek and Goldberg's theorems (CACM 17(7), 1974)

@@ -158,3 +158,4 @@ nb_images += guests/hello/hello.elf guests/misbehave/misbehave.elf guests/mbhell
 include $(srcdir)/guests/nanobench/local.mk
 include $(srcdir)/guests/fidelity/local.mk
 include $(srcdir)/guests/probes/local.mk
+include $(srcdir)/guests/svmtest/local.mk

@@ -86,6 +86,8 @@ static int ring_sink(void *ctx, const struct nb_trace_record *rec)
 
 	if (rec->guest_level > m->res->levels)
 		m->res->levels = rec->guest_level;
+	if (rec->rec_level == 1 && (rec->kind == NB_EV_TRAP || rec->kind == NB_EV_EXIT_REFLECTED))
+		nb_kvm_trace_boundary(m->kvm_trace, rec->tsc);
 	if (!m->store)
 		return 0;
 	if (nb_store_event(m->store, rec, &e) < 0) {
@@ -93,6 +95,32 @@ static int ring_sink(void *ctx, const struct nb_trace_record *rec)
 		return -1;
 	}
 	return 0;
+}
+
+static int kvm_trace_sink(void *ctx, struct nb_trace_record *rec)
+{
+	struct nb_machine *m = ctx;
+	struct nb_error e;
+
+	if (nb_store_event(m->store, rec, &e) < 0) {
+		store_failed(m, &e);
+		return -1;
+	}
+	return 0;
+}
+
+/* KVM's events up to now, after L1's ring: the L1 trap records that cut the counts of emulated
+ * instructions are known by then (the vCPU is stopped while L0 runs). */
+static void kvm_trace_collect(struct nb_machine *m)
+{
+	uint64_t lost = 0;
+	struct nb_error e;
+
+	if (!m->kvm_trace || !m->store || m->store_failed)
+		return;
+	nb_kvm_trace_collect(m->kvm_trace, m->tsc_offset, kvm_trace_sink, m, &lost);
+	if (lost && !m->store_failed && nb_store_lost(m->store, 0, 1, "tracefs-overrun", lost, &e) < 0)
+		store_failed(m, &e);
 }
 
 void nb_machine_drain_ring(struct nb_machine *m)
@@ -104,8 +132,10 @@ void nb_machine_drain_ring(struct nb_machine *m)
 	struct nb_error e;
 	int i;
 
-	if (!m->have_ring || m->store_failed)
+	if (!m->have_ring || m->store_failed) {
+		kvm_trace_collect(m);
 		return;
+	}
 	nb_ring_drain(rd, ring_sink, m, &lost);
 	after[0] = rd->lost_reported;
 	after[1] = rd->torn;
@@ -115,6 +145,7 @@ void nb_machine_drain_ring(struct nb_machine *m)
 	for (i = 0; i < 4 && m->store && !m->store_failed; i++)
 		if (after[i] > before[i] && nb_store_lost(m->store, 1, 1, reasons[i], after[i] - before[i], &e) < 0)
 			store_failed(m, &e);
+	kvm_trace_collect(m);
 }
 
 /* Length of an IN/OUT/INS/OUTS instruction for `port` starting at b (n bytes), or 0. */
@@ -547,6 +578,12 @@ int nb_machine_run(const struct nb_machine_config *cfg, struct nb_run_result *re
 		if (m.store)
 			rc = begin_store(&m, &plan, err);
 	}
+	if (rc == 0 && m.store && cfg->kvm_events) {
+		/* This thread runs the vCPU: KVM's events are filtered to it. */
+		char why[256];
+		if (nb_kvm_trace_start(&m.kvm_trace, (pid_t)syscall(SYS_gettid), why, sizeof(why)) < 0)
+			fprintf(stderr, "nestbed: level 0 is limited to exits that reach userspace: %s\n", why);
+	}
 	if (rc == 0) {
 		rc = run_loop(&m, call_start, err);
 		nb_console_flush(&m);
@@ -564,6 +601,7 @@ int nb_machine_run(const struct nb_machine_config *cfg, struct nb_run_result *re
 			res->events = nb_store_event_count(m.store);
 		}
 	}
+	nb_kvm_trace_stop(m.kvm_trace);
 	if (m.store)
 		nb_store_close(m.store);
 	nb_kvm_close(&m.kvm);

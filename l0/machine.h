@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "l0/kvm.h"
+#include "l0/kvm_tracefs.h"
 #include "l0/nestbed.h"
 #include "tracer/ring_reader.h"
 #include "tracer/store.h"
@@ -20,6 +21,7 @@ struct nb_machine {
 	struct nb_store *store;  /* NULL when no database was asked for */
 	struct nb_ring_reader ring;
 	int have_ring;
+	struct nb_kvm_trace *kvm_trace; /* KVM's own events (root only); NULL when not recorded */
 	int64_t tsc_offset;      /* guest TSC - host TSC */
 	int stopping;            /* set by a device: leave the run loop after this exit */
 	int store_failed;        /* a store error ends the run; err holds it */

@@ -23,6 +23,9 @@ static void usage(FILE *out)
 	      "  -t, --timeout SECONDS    stop the guest after this much wall-clock time\n"
 	      "      --ring-size SIZE     trace ring in guest memory (default 1M)\n"
 	      "      --no-trace           give the guest no trace ring\n"
+	      "      --no-kvm-events      do not record KVM's own events as level 0 (recorded as root with\n"
+	      "                           --db: injected exceptions, port and MMIO accesses, emulated\n"
+	      "                           instructions; costs about 2x run time on PVM hosts)\n"
 	      "      --kvm PATH           KVM device (default /dev/kvm)\n"
 	      "  -q, --quiet              do not print the guest console or the summary\n"
 	      "  -v, --verbose            report unassigned ports and addresses the guest touches\n"
@@ -33,12 +36,17 @@ static void usage(FILE *out)
 	      "with interrupts off); 130 interrupted; 2 bad usage; 125 other set-up errors.\n"
 	      "\n"
 	      "usage: nestbed report RUN.db [-o FILE] [--run N|all]\n"
-	      "Writes an HTML report of a trace database ('nestbed report --help' says more).\n",
+	      "Writes an HTML report of a trace database ('nestbed report --help' says more).\n"
+	      "\n"
+	      "usage: nestbed replay RUN.db [--run N|all] [--json]\n"
+	      "Replays a trace database's shadow-paging events and checks them ('nestbed replay --help').\n",
 	      out);
 }
 
 /* nestbed report: l0/cmd_report.c. */
 int nb_cmd_report(int argc, char **argv);
+/* nestbed replay: l0/cmd_replay.c. */
+int nb_cmd_replay(int argc, char **argv);
 
 static void on_signal(int sig)
 {
@@ -59,6 +67,7 @@ static int cmd_run(int argc, char **argv)
 		{"options", required_argument, NULL, 'a'}, {"db", required_argument, NULL, 'd'},
 		{"timeout", required_argument, NULL, 't'}, {"ring-size", required_argument, NULL, 'R'},
 		{"no-trace", no_argument, NULL, 'N'},	  {"kvm", required_argument, NULL, 'K'},
+		{"no-kvm-events", no_argument, NULL, 'E'},
 		{"quiet", no_argument, NULL, 'q'},	  {"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
@@ -71,6 +80,7 @@ static int cmd_run(int argc, char **argv)
 
 	nb_machine_config_init(&cfg);
 	cfg.console_stdout = 1;
+	cfg.kvm_events = 1;
 	optind = 1;
 	opterr = 0; /* one message of our own per error, not getopt's */
 	while ((c = getopt_long(argc, argv, ":m:a:d:t:qvh", opts, NULL)) != -1) {
@@ -105,6 +115,7 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'N': cfg.tracing = 0; break;
+		case 'E': cfg.kvm_events = 0; break;
 		case 'K': cfg.kvm_path = optarg; break;
 		case 'q': quiet = 1; cfg.console_stdout = 0; break;
 		case 'v': cfg.verbose = 1; break;
@@ -156,6 +167,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return nb_cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "replay"))
+		return nb_cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

@@ -66,6 +66,8 @@ struct nb_machine_config {
 	double timeout_s;        /* wall-clock limit; 0: none */
 	uint64_t ring_bytes;     /* trace ring size in guest memory; 0: 1 MiB */
 	int tracing;             /* 0 turns the guest's trace ring off (ring address 0 in boot info) */
+	int kvm_events;          /* record KVM's own events as level 0 when root (needs db_path; default 0,
+				  * the nestbed program turns it on) */
 	int console_stdout;      /* print the console on stdout with a "[L1] " prefix */
 	int verbose;             /* progress and exit counts on stderr */
 	nb_console_fn console_fn;/* NULL: none */

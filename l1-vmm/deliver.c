@@ -2,6 +2,7 @@
 #include "guests/lib/nbguest.h"
 #include "l1-vmm/deliver.h"
 #include "l1-vmm/guest_mem.h"
+#include "l1-vmm/nested_svm.h"
 #include "l1-vmm/trace.h"
 #include "l0/nestbed.h"
 
@@ -125,6 +126,15 @@ static int deliver_once(struct vcpu *v, unsigned vector, bool has_err, uint32_t 
 }
 
 void deliver_event(struct vcpu *v, unsigned vector, bool has_err, uint32_t err, unsigned soft_len)
+{
+	/* A nested guest's exception that its hypervisor intercepts is a #VMEXIT instead (APM vol.
+	 * 2, 15.12); software interrupts other than INT3 and INTO have their own intercept. */
+	if (v->parent && (!soft_len || vector == X86_VEC_BP || vector == 4) && nested_svm_route_exception(v, vector, err))
+		return;
+	deliver_event_idt(v, vector, has_err, err, soft_len);
+}
+
+void deliver_event_idt(struct vcpu *v, unsigned vector, bool has_err, uint32_t err, unsigned soft_len)
 {
 	struct nb_trace_record rec = {0};
 

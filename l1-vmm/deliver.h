@@ -28,6 +28,9 @@ bool x86_vector_has_error_code(unsigned vector);
  * then #DF, then a shutdown: the guest is stopped with a report, as a triple fault stops a CPU.
  */
 void deliver_event(struct vcpu *v, unsigned vector, bool has_err, uint32_t err, unsigned soft_len);
+/* The same, never intercepted: for events a nested guest's hypervisor injects (EVENTINJ, V_IRQ),
+ * which go straight through the nested guest's IDT. */
+void deliver_event_idt(struct vcpu *v, unsigned vector, bool has_err, uint32_t err, unsigned soft_len);
 
 /* Stops the guest as a CPU shutdown would (triple fault), saying why. */
 void vcpu_shutdown(struct vcpu *v, const char *why);

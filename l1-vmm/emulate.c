@@ -15,6 +15,7 @@
 #include "l1-vmm/exits.h"
 #include "l1-vmm/guest_mem.h"
 #include "l1-vmm/layout.h"
+#include "l1-vmm/nested_svm.h"
 #include "l1-vmm/page_alloc.h"
 #include "l1-vmm/trace.h"
 #include "l1-vmm/vlapic.h"
@@ -361,6 +362,8 @@ static int rdmsr(struct emu *e, uint32_t msr, uint64_t *val)
 	case MSR_GS_BASE: *val = s->gs.base; return 0;
 	case MSR_KERNEL_GS_BASE: *val = s->kernel_gs_base; return 0;
 	case MSR_TSC_AUX: *val = e->v->tsc_aux; return 0;
+	case MSR_VM_CR: *val = 0; return 0; /* SVM not disabled, not locked */
+	case MSR_VM_HSAVE_PA: *val = e->v->vm_hsave_pa; return 0;
 	/* CPUID faulting (bit 31) is offered only in faithful mode, where nbvmm sees every CPUID
 	 * before it runs: on these hosts CPUID faulting has no effect in ring 3 (NOTES.md). */
 	case MSR_PLATFORM_INFO: *val = e->v->faithful ? PLATFORM_INFO_CPUID_FAULTING : 0; return 0;
@@ -387,9 +390,9 @@ static int wrmsr(struct emu *e, uint32_t msr, uint64_t val)
 	case MSR_SYSENTER_EIP: s->sysenter_eip = val; return 0;
 	case MSR_PAT: s->g_pat = val; return 0;
 	case MSR_EFER:
-		/* SVME is not offered (yet): setting it, or any undefined bit, is #GP. LMA is
-		 * read-only; LME may not change while paging is on. */
-		if (val & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		/* Setting an undefined bit is #GP; SVME exists (virtual SVM). LMA is read-only;
+		 * LME may not change while paging is on. */
+		if (val & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | (e->v->svm_engine ? 0 : EFER_SVME)))
 			return -1;
 		if ((s->cr0 & CR0_PG) && ((val ^ s->efer) & EFER_LME))
 			return -1;
@@ -415,6 +418,14 @@ static int wrmsr(struct emu *e, uint32_t msr, uint64_t val)
 		cpu_wrmsr(MSR_GS_BASE, val);
 		return 0;
 	case MSR_KERNEL_GS_BASE: if (!canonical(val)) return -1; s->kernel_gs_base = val; return 0;
+	case MSR_VM_CR: return val ? -1 : 0; /* nothing to disable or lock here */
+	case MSR_VM_HSAVE_PA:
+		/* Page-aligned and inside the physical address space (APM vol. 2, 15.30.4). nbvmm
+		 * keeps the host state privately; the page is only checked, never written. */
+		if ((val & 0xfff) || (val >> e->v->maxphyaddr))
+			return -1;
+		e->v->vm_hsave_pa = val;
+		return 0;
 	case MSR_MISC_FEATURES_ENABLES:
 		if (val & ~(e->v->faithful ? MISC_FEATURES_CPUID_FAULT : 0))
 			return -1;
@@ -806,18 +817,39 @@ static void emulate_sysenter_sysexit(struct emu *e, int enter)
 /*
  * The virtual CPU's identity (CPUID traps with CPUID faulting, see cpu.c): the host's answers,
  * less what nbvmm does not emulate. Leaf 1: no x2APIC (ECX 21), no TSC-deadline timer (ECX 24),
- * no VMX (ECX 5), and the hypervisor bit (ECX 31) set; leaf 8000_0001h: no SVM (ECX 2) until
- * nbvmm offers virtual SVM.
+ * no VMX (ECX 5), and the hypervisor bit (ECX 31) set; the SVM leaves say what virtual SVM
+ * offers (nested_svm.c).
  */
 static void cpuid_filter(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
 {
-	(void)a;
-	(void)b;
-	(void)d;
 	if (leaf == 1)
 		*c = (*c & ~((1u << 21) | (1u << 24) | (1u << 5))) | (1u << 31);
-	else if (leaf == 0x80000001)
-		*c &= ~(1u << 2);
+	nested_svm_cpuid(leaf, a, b, c, d);
+}
+
+/* The SVM instructions of a guest hypervisor, past their #UD and #GP checks (nested_svm.c). */
+static void emulate_svm(struct emu *e)
+{
+	struct vcpu *v = e->v;
+	int rc = 0;
+
+	switch (e->in.mnemonic) {
+	case INSN_VMRUN:
+		/* RIP moves past VMRUN in the saved host state (or at once for VMEXIT_INVALID). */
+		if (nested_svm_vmrun(v, e->in.len) < 0)
+			gp0(e);
+		return;
+	case INSN_VMLOAD: rc = nested_svm_vmload(v); break;
+	case INSN_VMSAVE: rc = nested_svm_vmsave(v); break;
+	case INSN_STGI: v->gif = true; break;
+	case INSN_CLGI: v->gif = false; break;
+	default: nested_svm_invlpga(v); break;
+	}
+	if (rc < 0) {
+		gp0(e);
+		return;
+	}
+	next(e);
 }
 
 static void emulate(struct emu *e)
@@ -1029,6 +1061,26 @@ static void emulate(struct emu *e)
 			*vcpu_gpr(v, 1) = v->tsc_aux;
 		next(e);
 		return;
+	case INSN_VMRUN:
+	case INSN_VMLOAD:
+	case INSN_VMSAVE:
+	case INSN_STGI:
+	case INSN_CLGI:
+	case INSN_INVLPGA:
+		/* SVM instructions: #UD without EFER.SVME, #GP(0) outside CPL 0 (APM vol. 3). A guest
+		 * nbvmm itself runs with VMRUN is offered no SVM. */
+		if (!(s->efer & EFER_SVME) || v->svm_engine) {
+			deliver_event(v, X86_VEC_UD, false, 0, 0);
+			return;
+		}
+		if (!cpl0(e))
+			return;
+		emulate_svm(e);
+		return;
+	case INSN_VMMCALL:
+		/* Not intercepted by anyone above the guest: #UD (APM vol. 3, VMMCALL). */
+		deliver_event(v, X86_VEC_UD, false, 0, 0);
+		return;
 	case INSN_INVLPG:
 		if (!cpl0(e))
 			return;
@@ -1118,7 +1170,7 @@ static void emulate(struct emu *e)
  * Appendix C), so traces of trap-and-emulate and of virtual SVM name exits alike. Instructions
  * SVM has no intercept for (CLI, STI, SWAPGS, SYSRET...) keep the exception that carried them.
  */
-static uint64_t svm_exit_for(const struct insn *in, uint64_t trapped)
+uint64_t emulate_svm_exit_code(const struct insn *in, uint64_t trapped)
 {
 	switch (in->mnemonic) {
 	case INSN_HLT: return SVM_EXIT_HLT;
@@ -1168,7 +1220,10 @@ void emulate_trapped_insn(struct vcpu *v)
 		trace_exit(v, NB_ACT_DELIVERED, 0, 0);
 		return;
 	}
-	v->vmcb.control.exit_code = svm_exit_for(&e.in, trapped);
+	/* A nested guest's instruction its hypervisor intercepts: a #VMEXIT, not an emulation. */
+	if (v->parent && nested_svm_route_insn(v, &e.in))
+		return;
+	v->vmcb.control.exit_code = emulate_svm_exit_code(&e.in, trapped);
 	/* Traced before emulating: the record carries the state the guest trapped with. */
 	trace_exit(v, e.in.mnemonic == INSN_OTHER || e.in.mnemonic == INSN_UD2 ? NB_ACT_DELIVERED : NB_ACT_EMULATED, e.bytes,
 		   e.in.len);
@@ -1180,6 +1235,58 @@ void emulate_trapped_insn(struct vcpu *v)
 		v->vmcb.save.rflags = (v->vmcb.save.rflags & ~X86_RFLAGS_TF) | (v->step_tf_saved ? X86_RFLAGS_TF : 0);
 	}
 	emulate(&e);
+}
+
+/*
+ * REP MOVS and REP STOS, done by nbvmm in faithful mode: single-stepping them would trap after
+ * every iteration (APM vol. 2, 13.1.4: TF with a repeated string instruction), thousands of
+ * traps for one memset. Only the common form: 64-bit code, addresses 64-bit, DF clear, no
+ * segment override other than none. true when done; false leaves the rest to be stepped (a
+ * fault midway stops after the last whole chunk, with RCX, RSI and RDI where the CPU would
+ * have them).
+ */
+static bool emulate_rep_string(struct emu *e)
+{
+	struct vcpu *v = e->v;
+	const struct insn *in = &e->in;
+	unsigned size = (in->opcode & 1) ? in->opsize : 1;
+	bool movs = in->opcode == 0xa4 || in->opcode == 0xa5;
+	uint64_t *rcx = vcpu_gpr(v, 1), *rsi = vcpu_gpr(v, 6), *rdi = vcpu_gpr(v, 7), pf_addr;
+	uint8_t buf[512];
+	uint32_t pf_ec;
+
+	if (in->mode != INSN_MODE_64 || in->addrsize != 8 || in->seg != INSN_SEG_NONE ||
+	    (v->vmcb.save.rflags & X86_RFLAGS_DF))
+		return false;
+	while (*rcx) {
+		/* A chunk ends at a page boundary of either side, so a fault is never midway. */
+		uint64_t n = *rcx * size, room = 4096 - (*rdi & 4095);
+
+		if (movs && 4096 - (*rsi & 4095) < room)
+			room = 4096 - (*rsi & 4095);
+		if (room < size)
+			return false; /* an element across a page boundary: let the CPU do it */
+		n = n < room ? n : room;
+		n = (n < sizeof(buf) ? n : sizeof(buf)) / size * size;
+		if (movs) {
+			if (guest_virt_access(v, *rsi, buf, n, 0, &pf_ec, &pf_addr) != 0)
+				return false;
+		} else {
+			uint64_t val = *vcpu_gpr(v, 0);
+			unsigned i;
+
+			for (i = 0; i < n; i += size)
+				memcpy(buf + i, &val, size);
+		}
+		if (guest_virt_access(v, *rdi, buf, n, GUEST_ACC_WRITE, &pf_ec, &pf_addr) != 0)
+			return false;
+		*rdi += n;
+		if (movs)
+			*rsi += n;
+		*rcx -= n / size;
+	}
+	next(e);
+	return true;
 }
 
 /*
@@ -1196,6 +1303,9 @@ static bool faithful_emulates(const struct vcpu *v, const struct insn *in)
 	case INSN_SGDT: case INSN_SIDT: case INSN_SLDT: case INSN_STR: case INSN_SMSW:
 	case INSN_PUSHF: case INSN_POPF: case INSN_MOV_FROM_SREG: case INSN_PUSH_SREG:
 	case INSN_CPUID: case INSN_RDTSCP:
+	/* VMMCALL in ring 3 never reaches nbvmm here: these hosts' KVM takes it as a hypercall of
+	 * its own (NOTES.md). */
+	case INSN_VMMCALL:
 		return true;
 	case INSN_RDTSC:
 		return (v->vmcb.save.cr4 & CR4_TSD) && vcpu_cpl(v) > 0;
@@ -1211,11 +1321,18 @@ bool emulate_sensitive_at_rip(struct vcpu *v)
 	uint32_t pf_ec;
 
 	/* An instruction that cannot be fetched or decoded here runs (and faults) for real. */
-	if (fetch_bytes(&e, &pf_ec, &pf_addr) != 0 || insn_decode(e.bytes, e.nbytes, code_mode(v), &e.in) != 0 ||
-	    !faithful_emulates(v, &e.in))
+	if (fetch_bytes(&e, &pf_ec, &pf_addr) != 0 || insn_decode(e.bytes, e.nbytes, code_mode(v), &e.in) != 0)
 		return false;
+	if (e.in.map == INSN_MAP_PRIMARY && (e.in.prefixes & INSN_P_REP) &&
+	    (e.in.opcode == 0xa4 || e.in.opcode == 0xa5 || e.in.opcode == 0xaa || e.in.opcode == 0xab))
+		return emulate_rep_string(&e);
+	if (!faithful_emulates(v, &e.in))
+		return false;
+	/* A nested guest's hypervisor may intercept it: a #VMEXIT, as for a trapped one. */
+	if (v->parent && nested_svm_route_insn(v, &e.in))
+		return true;
 	/* Traced as the intercept SVM would have taken for it. */
-	v->vmcb.control.exit_code = svm_exit_for(&e.in, trapped);
+	v->vmcb.control.exit_code = emulate_svm_exit_code(&e.in, trapped);
 	trace_exit(v, NB_ACT_EMULATED, e.bytes, e.in.len);
 	v->vmcb.control.exit_code = trapped;
 	emulate(&e);

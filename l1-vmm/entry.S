@@ -106,6 +106,63 @@ trap_from_nbvmm:
 	iretq
 
 /*
+ * void nbvmm_svm_world_switch(struct nbvmm_frame *f, uint64_t vmcb_pa): the hardware VMRUN
+ * engine's entry and exit (svm_engine.c). VMRUN switches RAX, RSP, RIP and RFLAGS itself (APM
+ * vol. 2, 15.5.1); the other general registers are the guest's only while it runs, so they are
+ * loaded from the frame before and stored back after.
+ */
+	.globl	nbvmm_svm_world_switch
+nbvmm_svm_world_switch:
+	push	%rbx
+	push	%rbp
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	push	%rdi			/* the frame */
+	mov	%rsi, %rax
+	mov	104(%rdi), %rbx
+	mov	96(%rdi), %rcx
+	mov	88(%rdi), %rdx
+	mov	80(%rdi), %rsi
+	mov	64(%rdi), %rbp
+	mov	56(%rdi), %r8
+	mov	48(%rdi), %r9
+	mov	40(%rdi), %r10
+	mov	32(%rdi), %r11
+	mov	24(%rdi), %r12
+	mov	16(%rdi), %r13
+	mov	8(%rdi), %r14
+	mov	0(%rdi), %r15
+	mov	72(%rdi), %rdi
+	vmrun	%rax
+	push	%rdi
+	mov	8(%rsp), %rdi		/* the frame */
+	mov	%rbx, 104(%rdi)
+	mov	%rcx, 96(%rdi)
+	mov	%rdx, 88(%rdi)
+	mov	%rsi, 80(%rdi)
+	mov	%rbp, 64(%rdi)
+	mov	%r8, 56(%rdi)
+	mov	%r9, 48(%rdi)
+	mov	%r10, 40(%rdi)
+	mov	%r11, 32(%rdi)
+	mov	%r12, 24(%rdi)
+	mov	%r13, 16(%rdi)
+	mov	%r14, 8(%rdi)
+	mov	%r15, 0(%rdi)
+	pop	%rsi
+	mov	%rsi, 72(%rdi)		/* the guest's RDI */
+	pop	%rdi
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%rbp
+	pop	%rbx
+	ret
+
+/*
  * int nbvmm_wrmsr_safe(uint32_t msr, uint64_t value): 0, or -1 when the host refuses the MSR
  * (#GP). nbvmm_host_trap sends a #GP at nbvmm_wrmsr_safe_insn to nbvmm_wrmsr_safe_fault, so a
  * guest's MSR write that nbvmm passes through can never bring nbvmm down.

@@ -7,7 +7,10 @@
 #include "guests/lib/nbkernel.h"
 #include "l0/nestbed.h"
 #include "l1-vmm/exits.h"
+#include "l1-vmm/guest_mem.h"
 #include "l1-vmm/lapic.h"
+#include "l1-vmm/nested_svm.h"
+#include "l1-vmm/svm_engine.h"
 #include "l1-vmm/trace.h"
 #include "shadow/spt.h"
 
@@ -39,9 +42,21 @@ static void exit_pf(struct vcpu *v)
 		emulate_pt_write(v);
 		break;
 	case SPT_MMIO:
-		emulate_mmio(v, fault.gpa);
+		/* For a nested guest, no memory of its hypervisor's there: a nested page fault. */
+		if (v->parent)
+			nested_svm_npf(v, fault.gpa, access, false);
+		else
+			emulate_mmio(v, fault.gpa);
 		break;
 	case -SHADOW_EFAULT:
+		if (v->parent) {
+			struct gpt_walk w;
+
+			/* One of its own page tables is what the nested page table does not map. */
+			gpt_walk(&nbvmm_shadow_ops, v, &v->spt.mode, cr2, access, 0, &w);
+			nested_svm_npf(v, w.entry_gpa[w.leaf_level], access, true);
+			break;
+		}
 		/* The guest's own tables lead outside its RAM: nothing answers there, so the walk
 		 * finds no present entry, as KVM reports it at depth 1. */
 		v->vmcb.save.cr2 = cr2;
@@ -97,8 +112,55 @@ void handle_exit(struct vcpu *v)
 		trace_exit(v, NB_ACT_DELIVERED, (const uint8_t *)"\xcc", 1);
 		deliver_event(v, X86_VEC_BP, false, 0, 1);
 		break;
+	/* The intercepts of the hardware VMRUN engine (svm_engine.c): the instruction is at RIP,
+	 * emulated as if it had trapped. */
+	case SVM_EXIT_MSR:
+		svm_engine_sync_state(v);
+		emulate_trapped_insn(v);
+		break;
+	case SVM_EXIT_IOIO:
+	case SVM_EXIT_HLT:
+	case SVM_EXIT_INVD:
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMMCALL:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
+	case SVM_EXIT_STGI:
+	case SVM_EXIT_CLGI:
+	case SVM_EXIT_SKINIT:
+		emulate_trapped_insn(v);
+		break;
+	case SVM_EXIT_NPF:
+		/* Nested paging maps all the guest's RAM: what faults is MMIO (its local APIC). */
+		if (v->vmcb.control.exit_info_2 < v->mem_size) {
+			trace_exit(v, NB_ACT_STOPPED, 0, 0);
+			vcpu_shutdown(v, "nested page fault inside the guest's RAM");
+			break;
+		}
+		emulate_mmio(v, v->vmcb.control.exit_info_2);
+		break;
+	case SVM_EXIT_VINTR:
+		/* The interrupt window svm_engine.c asked for: the run loop delivers now. */
+		trace_exit(v, NB_ACT_NONE, 0, 0);
+		break;
+	case SVM_EXIT_SHUTDOWN:
+		trace_exit(v, NB_ACT_STOPPED, 0, 0);
+		vcpu_shutdown(v, "the guest shut down (a triple fault under VMRUN)");
+		break;
+	case SVM_EXIT_INVALID:
+		trace_exit(v, NB_ACT_STOPPED, 0, 0);
+		vcpu_stop(v, NB_STATUS_CRASH, "VMRUN refused the guest's state (VMEXIT_INVALID)");
+		break;
+	case SVM_EXIT_NMI:
+		trace_exit(v, NB_ACT_NONE, 0, 0);
+		break;
 	case SVM_EXIT_INTR:
-		/* nbvmm's own interrupt (its timer): taking the CPU back was the point. */
+		/* nbvmm's own interrupt (its timer): taking the CPU back was the point. Under the
+		 * hardware engine it is still pending: let it in (nbvmm_host_trap serves it). */
+		if (v->svm_engine) {
+			svm_engine_allow_interrupts();
+			__asm__ volatile("sti; nop; cli" ::: "memory");
+		}
 		trace_exit(v, NB_ACT_NONE, 0, 0);
 		if (v->vmcb.control.exit_info_1 == NBVMM_TIMER_VECTOR) {
 			lapic_eoi();

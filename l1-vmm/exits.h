@@ -6,6 +6,7 @@
 
 #include "l1-vmm/layout.h"
 #include "l1-vmm/vcpu.h"
+#include "shadow/insn_decode.h"
 
 /* The address the real LSTAR points at: an empty part of nbvmm's own slot, mapped in no shadow,
  * so a guest SYSCALL (which on these machines stays in ring 3, and elsewhere enters ring 0)
@@ -23,6 +24,9 @@ void emulate_trapped_insn(struct vcpu *v);
  * trapping although it is sensitive, emulates it against the virtual CPU (and traces it as the
  * intercept SVM would take) and returns true; else false, and the guest runs it. */
 bool emulate_sensitive_at_rip(struct vcpu *v);
+/* The exit code SVM gives when the decoded instruction is intercepted, or `trapped` for an
+ * instruction SVM has no intercept for. */
+uint64_t emulate_svm_exit_code(const struct insn *in, uint64_t trapped);
 /* emulate.c: a write to a guest page table (a read-only shadow leaf): emulate the store. */
 void emulate_pt_write(struct vcpu *v);
 /* emulate.c: a MOV to or from guest-physical memory outside RAM: the local APIC, or nothing. */

@@ -2,12 +2,22 @@
 #include <string.h>
 
 #include "l1-vmm/guest_mem.h"
+#include "l1-vmm/nested_svm.h"
 #include "l1-vmm/page_alloc.h"
 #include "l1-vmm/trace.h"
 #include "shadow/gpt_walk.h"
 
 void *guest_phys_ptr(struct vcpu *v, uint64_t gpa, uint64_t len)
 {
+	uint64_t hgpa;
+
+	/* A nested guest under nested paging: its hypervisor's nested page table says where each
+	 * of its pages is (an access never crosses a page here). */
+	if (v->npt) {
+		if ((gpa & 4095) + len > 4096 || nested_svm_npt_gpa(v, gpa, false, &hgpa, NULL) < 0)
+			return NULL;
+		return guest_phys_ptr(v->parent, hgpa, len);
+	}
 	if (gpa >= v->mem_size || len > v->mem_size - gpa)
 		return NULL;
 	return phys_to_virt(v->mem_hpa + gpa);
@@ -36,6 +46,14 @@ static int ops_write_gpa(void *opaque, uint64_t gpa, const void *buf, unsigned l
 static int ops_gpa_to_hpa(void *opaque, uint64_t gpa, uint64_t *hpa)
 {
 	struct vcpu *v = opaque;
+	uint64_t hgpa;
+	bool writable;
+
+	if (v->npt) {
+		if (nested_svm_npt_gpa(v, gpa, false, &hgpa, &writable) < 0 || ops_gpa_to_hpa(v->parent, hgpa, hpa) < 0)
+			return -SHADOW_EFAULT;
+		return writable ? 0 : SHADOW_GPA_READONLY;
+	}
 
 	if (gpa >= v->mem_size)
 		return -SHADOW_EFAULT;
@@ -89,18 +107,20 @@ static unsigned soft_tlb_rights(unsigned acc)
 	return SOFT_TLB_READ | (acc & GUEST_ACC_WRITE ? SOFT_TLB_WRITE : 0) | (acc & GUEST_ACC_FETCH ? SOFT_TLB_FETCH : 0);
 }
 
-static uint8_t *soft_tlb_lookup(struct vcpu *v, uint64_t gva, unsigned acc)
+static uint8_t *soft_tlb_lookup(struct vcpu *v, uint64_t gva, unsigned acc, uint64_t *gpa)
 {
 	struct soft_tlb *t = &v->soft_tlb[(gva >> 12) % SOFT_TLB_ENTRIES];
 	unsigned need = soft_tlb_rights(acc);
 
 	if (t->host && t->page == gva >> 12 && t->gen == v->tlb_gen && t->cpl == v->vmcb.save.cpl &&
-	    (t->rights & need) == need)
+	    (t->rights & need) == need) {
+		*gpa = t->gpa + (gva & 4095);
 		return t->host + (gva & 4095);
+	}
 	return NULL;
 }
 
-static void soft_tlb_insert(struct vcpu *v, uint64_t gva, unsigned acc, uint8_t *p)
+static void soft_tlb_insert(struct vcpu *v, uint64_t gva, unsigned acc, uint8_t *p, uint64_t gpa)
 {
 	struct soft_tlb *t = &v->soft_tlb[(gva >> 12) % SOFT_TLB_ENTRIES];
 	unsigned rights = soft_tlb_rights(acc);
@@ -108,7 +128,7 @@ static void soft_tlb_insert(struct vcpu *v, uint64_t gva, unsigned acc, uint8_t 
 	if (t->host && t->page == gva >> 12 && t->gen == v->tlb_gen && t->cpl == v->vmcb.save.cpl)
 		rights |= t->rights;
 	*t = (struct soft_tlb){.page = gva >> 12, .gen = v->tlb_gen, .cpl = v->vmcb.save.cpl,
-			       .rights = (uint8_t)rights, .host = p - (gva & 4095)};
+			       .rights = (uint8_t)rights, .host = p - (gva & 4095), .gpa = gpa & ~4095ull};
 }
 
 int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsigned acc,
@@ -126,10 +146,8 @@ int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsig
 
 		if (chunk > len)
 			chunk = len;
-		p = soft_tlb_lookup(v, gva, acc);
-		if (p) {
-			w.gpa = (uint64_t)(p - (uint8_t *)guest_phys_ptr(v, 0, 1));
-		} else {
+		p = soft_tlb_lookup(v, gva, acc, &w.gpa);
+		if (!p) {
 			rc = gpt_walk(&nbvmm_shadow_ops, v, &v->spt.mode, gva, acc, GPT_SET_AD, &w);
 			if (rc == GPT_PAGE_FAULT || rc == -SHADOW_EFAULT) {
 				/* A table outside the guest's RAM reads as nothing there: not present, as
@@ -144,7 +162,7 @@ int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsig
 			p = guest_phys_ptr(v, w.gpa, chunk);
 			if (!p)
 				return -SHADOW_EFAULT;
-			soft_tlb_insert(v, gva, acc, p);
+			soft_tlb_insert(v, gva, acc, p, w.gpa);
 		}
 		if ((acc & GUEST_ACC_WRITE) && !spt_gpa_is_table(&v->spt, w.gpa)) {
 			memcpy(p, b, chunk);

@@ -54,7 +54,10 @@ void lapic_timer_arm(uint64_t tsc_deadline)
 {
 	uint64_t now = nb_rdtsc(), counts;
 
-	if (tsc_deadline == armed)
+	/* A timer that fires sooner, or has fired and whose interrupt is still to be taken
+	 * (lapic_timer_fired clears armed), stays: firing early costs one exit, re-arming costs a
+	 * trap into the level above on every entry (measured: one per exit under VMRUN). */
+	if (armed && (armed <= now || armed <= tsc_deadline))
 		return;
 	armed = tsc_deadline;
 	counts = tsc_deadline > now ? (tsc_deadline - now) * LAPIC_COUNTS_PER_MS_DIV16 / tsc_per_ms : 1;

@@ -19,6 +19,7 @@ l1_vmm_nbvmm_elf_SOURCES = \
 	l1-vmm/vcpu.h l1-vmm/frame.h l1-vmm/layout.h l1-vmm/exits.c l1-vmm/exits.h l1-vmm/emulate.c \
 	l1-vmm/deliver.c l1-vmm/deliver.h l1-vmm/io.c l1-vmm/guest_mem.c l1-vmm/guest_mem.h \
 	l1-vmm/page_alloc.c l1-vmm/page_alloc.h l1-vmm/trace.c l1-vmm/trace.h l1-vmm/lapic.c l1-vmm/lapic.h l1-vmm/vlapic.c l1-vmm/vlapic.h l1-vmm/audit.c l1-vmm/audit.h \
+	l1-vmm/nested_svm.c l1-vmm/nested_svm.h l1-vmm/svm_engine.c l1-vmm/svm_engine.h \
 	l1-vmm/libc/string.h l1-vmm/libc/stdio.h \
 	shadow/gpt_walk.c shadow/spt.c shadow/insn_decode.c shadow/sensitivity.c shadow/svm_nested.c \
 	tracer/ring_reader.c tracer/names.c \

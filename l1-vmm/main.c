@@ -22,6 +22,8 @@
 #include "l1-vmm/guest_mem.h"
 #include "l1-vmm/audit.h"
 #include "l1-vmm/lapic.h"
+#include "l1-vmm/nested_svm.h"
+#include "l1-vmm/svm_engine.h"
 #include "l1-vmm/vlapic.h"
 #include "l1-vmm/page_alloc.h"
 #include "l1-vmm/trace.h"
@@ -155,14 +157,20 @@ void vcpu_halt(struct vcpu *v)
 {
 	/* HLT resumes only when an interrupt is delivered (APM vol. 3, HLT): sleep until the
 	 * guest's APIC has one it accepts, waking on nbvmm's own timer to check its time limit. */
-	for (;;) {
-		uint64_t guest_next = vlapic_poll_timer(v);
+	/* A nested guest halts until its hypervisor's machine has an interrupt (which then exits
+	 * to the hypervisor, or waits for it). */
+	struct vcpu *machine = v->parent ? v->parent : v;
 
-		if (vlapic_pending(v) >= 0)
+	for (;;) {
+		uint64_t guest_next = vlapic_poll_timer(machine);
+
+		if (vlapic_pending(machine) >= 0 || (v->parent && (v->vmcb.control.int_ctl & V_IRQ_MASK)))
 			return;
 		if (v->deadline_tsc && nb_rdtsc() > v->deadline_tsc)
 			return; /* the next exit's check stops the guest */
 		arm_timer(guest_next);
+		if (machine->svm_engine)
+			svm_engine_allow_interrupts();
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 	}
 }
@@ -177,14 +185,21 @@ static void run_guest(struct vcpu *v, uint64_t tsc_khz)
 	next_tick = nb_rdtsc() + tick_tsc;
 	while (!v->stopped) {
 		uint64_t guest_next = vlapic_poll_timer(v);
+		/* The vCPU to enter: the guest's, or, while the guest (a hypervisor) has VMRUN its
+		 * own guest, that nested guest's (nested_svm.c). Interrupts and the timer are the
+		 * guest's machine's either way. */
+		struct vcpu *cur = nested_svm_prepare_entry(v);
 
-		vlapic_inject(v);
+		if (cur == v)
+			vlapic_inject(v);
 		arm_timer(guest_next);
-		if (audit_before_entry(v))
+		if (audit_before_entry(cur))
 			continue;
-		vcpu_run(v);
-		if (!audit_after_exit(v))
-			handle_exit(v);
+		vcpu_run(cur);
+		if (!audit_after_exit(cur))
+			handle_exit(cur);
+		if (cur != v)
+			nested_svm_after_exit(cur);
 	}
 }
 
@@ -207,6 +222,12 @@ int nbvmm_main(struct nb_boot_info *bi)
 	lapic_init(bi->tsc_khz);
 	vlapic_init(v, bi->tsc_khz);
 	audit_init(v, option_u64(bi, "audit", 0) != 0, option_u64(bi, "faithful", 0) != 0);
+	v->gif = true;
+	/* Where the CPU offers SVM (an nbvmm above offers its virtual one), run the guest with
+	 * VMRUN and nested paging, unless svm=0 forces trap-and-emulate; the single-stepping modes
+	 * need trap-and-emulate. */
+	if (option_u64(bi, "svm", 0) && !v->audit && !v->faithful && svm_engine_init(v))
+		nb_printf("nbvmm: level %u runs level %u with VMRUN and nested paging\n", bi->level, v->level);
 	if (option_u64(bi, "timeout", 0) && bi->tsc_khz)
 		v->deadline_tsc = nb_rdtsc() + option_u64(bi, "timeout", 0) * bi->tsc_khz * 1000;
 	run_guest(v, bi->tsc_khz ? bi->tsc_khz : 1000000);

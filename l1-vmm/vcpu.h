@@ -41,6 +41,7 @@
 #define SOFT_TLB_FETCH 4
 struct soft_tlb {
 	uint64_t page, gen;
+	uint64_t gpa; /* the guest-physical page it maps */
 	uint8_t cpl, rights;
 	uint8_t *host;
 };
@@ -62,12 +63,23 @@ struct vcpu {
 	bool step_tf_saved;        /* the guest's own TF while nbvmm single-steps its STI shadow */
 	uint64_t tlb_gen;          /* bumped by anything that may change a guest translation */
 	bool segs_dirty;           /* a 32-bit guest's DS/ES/SS changed: mirror them again */
+	bool svm_engine;           /* run with the CPU's VMRUN and nested paging (svm_engine.c) */
 	bool audit;                /* audit mode (audit.c): single-step the guest's kernel */
 	bool faithful;             /* faithful mode (audit.c): emulate sensitive instructions too */
 	bool cpuid_faulting;       /* the guest's MISC_FEATURES_ENABLES.CPUID_FAULT (faithful mode) */
 	bool audit_step;           /* this entry single-steps one instruction at audit_rip */
 	uint64_t audit_rip, audit_rsp;
 	struct soft_tlb soft_tlb[SOFT_TLB_ENTRIES]; /* guest_mem.c: nbvmm's own walks, remembered */
+	/* Virtual SVM (nested_svm.c). For a guest that is a hypervisor: its global interrupt flag,
+	 * VM_HSAVE_PA, and, while it runs a nested guest with VMRUN, that guest's vCPU. */
+	bool gif;
+	uint64_t vm_hsave_pa;
+	struct vcpu *nested;
+	/* For the vCPU of a nested guest: the hypervisor vCPU that VMRUN it, and, under nested
+	 * paging, the root of the nested page table its guest-physical addresses go through. */
+	struct vcpu *parent;
+	bool npt;
+	uint64_t ncr3;
 	bool stopped;
 	int exit_status;
 	uint64_t exits;

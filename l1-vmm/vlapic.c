@@ -116,7 +116,9 @@ int vlapic_pending(struct vcpu *v)
 {
 	int vec = highest(v->lapic.irr);
 
-	if (vec < 0 || !(v->vmcb.save.rflags & X86_RFLAGS_IF) || !(v->lapic.svr & SVR_ENABLED))
+	/* GIF clear (a hypervisor between #VMEXIT and STGI) holds every interrupt (APM vol. 2,
+	 * 15.17). */
+	if (vec < 0 || !v->gif || !(v->vmcb.save.rflags & X86_RFLAGS_IF) || !(v->lapic.svr & SVR_ENABLED))
 		return -1;
 	if ((uint32_t)(vec & 0xf0) <= (ppr(v) & 0xf0))
 		return -1;

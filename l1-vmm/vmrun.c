@@ -6,6 +6,7 @@
  */
 #include "l1-vmm/cpu.h"
 #include "l1-vmm/layout.h"
+#include "l1-vmm/svm_engine.h"
 #include "l1-vmm/vcpu.h"
 
 uint64_t *vcpu_gpr(struct vcpu *v, unsigned n)
@@ -37,8 +38,13 @@ void vcpu_run(struct vcpu *v)
 	struct vmcb_save_area *s = &v->vmcb.save;
 	struct vmcb_control *c = &v->vmcb.control;
 	struct nbvmm_frame *f = v->frame;
-	uint64_t root = spt_root_hpa(&v->spt, s->cpl == 3 ? SPT_ROOT_USER : SPT_ROOT_KERNEL);
+	uint64_t root;
 
+	if (v->svm_engine) {
+		svm_engine_run(v);
+		return;
+	}
+	root = spt_root_hpa(&v->spt, s->cpl == 3 ? SPT_ROOT_USER : SPT_ROOT_KERNEL);
 	f->rip = s->rip;
 	f->rsp = s->rsp;
 	f->rax = s->rax;

@@ -21,6 +21,8 @@ enum shadow_error {
 	SHADOW_EBUSY = 16,  /* the address belongs to the hypervisor's own mappings */
 };
 
+#define SHADOW_GPA_READONLY 1 /* gpa_to_hpa: the frame is readable only */
+
 struct shadow_ops {
 	/* Copy len bytes of guest-physical memory at gpa into buf. 0, or negative when any byte lies
 	 * outside the guest's memory. Accesses never cross a page. */
@@ -28,7 +30,9 @@ struct shadow_ops {
 	/* The reverse: used only to set accessed and dirty bits in the guest's page tables. */
 	int (*write_gpa)(void *opaque, uint64_t gpa, const void *buf, unsigned len);
 	/* The guest's physical map: host-physical address of the 4 KiB guest frame holding gpa
-	 * (page-aligned). 0, or negative when gpa is outside the guest's memory (MMIO, holes). */
+	 * (page-aligned). 0, SHADOW_GPA_READONLY when the frame may be read but not written (a
+	 * nested guest's page that its hypervisor's nested page table maps read-only), or negative
+	 * when gpa is outside the guest's memory (MMIO, holes). */
 	int (*gpa_to_hpa)(void *opaque, uint64_t gpa, uint64_t *hpa);
 	/* A zeroed, 4 KiB-aligned page of hypervisor memory: returns a pointer this code can use and
 	 * stores its host-physical address (what goes into page-table entries); NULL when none. */

@@ -236,7 +236,7 @@ bool spt_gpa_is_table(const struct spt_ctx *ctx, uint64_t gpa)
 {
 	uint64_t hpa;
 
-	return ctx->ops->gpa_to_hpa(ctx->opaque, gpa, &hpa) == 0 && spt_frame_is_table(ctx, hpa & ~0xfffull);
+	return ctx->ops->gpa_to_hpa(ctx->opaque, gpa, &hpa) >= 0 && spt_frame_is_table(ctx, hpa & ~0xfffull);
 }
 
 /* ---- shadow pages ------------------------------------------------------------------------ */
@@ -388,7 +388,7 @@ static struct spt_page *spt_root_new(struct spt_ctx *ctx, uint64_t key)
 	unsigned s;
 
 	/* In long mode the root mirrors the guest's PML4; in other modes it is structural. */
-	if (ctx->mode.paging == GPT_PAGING_LONG && ctx->ops->gpa_to_hpa(ctx->opaque, gpa, &src) == 0)
+	if (ctx->mode.paging == GPT_PAGING_LONG && ctx->ops->gpa_to_hpa(ctx->opaque, gpa, &src) >= 0)
 		level = 4;
 	r = spt_page_new(ctx, 4, 0, level, gpa, src);
 	if (!r)
@@ -444,7 +444,7 @@ int spt_cr3_switch(struct spt_ctx *ctx, uint64_t new_cr3)
 	int hit = 0;
 
 	ctx->mode.cr3 = new_cr3;
-	for (i = 0; i < SPT_ROOT_CACHE; i++) {
+	for (i = 0; i < ctx->roots; i++) {
 		struct spt_root_slot *sl = &ctx->slot[i];
 		if (sl->root[0] && sl->cr3 == key) {
 			hit = 1;
@@ -499,7 +499,8 @@ int spt_init(struct spt_ctx *ctx, const struct shadow_ops *ops, void *opaque,
 	ctx->ops = ops;
 	ctx->opaque = opaque;
 	ctx->mode = *mode;
-	for (i = 0; i < SPT_ROOT_CACHE; i++) {
+	ctx->roots = SPT_ROOT_CACHE;
+	for (i = 0; i < SPT_ROOT_CACHE_MAX; i++) {
 		ctx->slot[i].cr3 = 0;
 		ctx->slot[i].last_use = 0;
 		ctx->slot[i].root[0] = NULL;
@@ -530,7 +531,7 @@ void spt_destroy(struct spt_ctx *ctx)
 {
 	unsigned i;
 
-	for (i = 0; i < SPT_ROOT_CACHE; i++)
+	for (i = 0; i < ctx->roots; i++)
 		spt_slot_free(ctx, &ctx->slot[i]);
 	if (ctx->host)
 		spt_free_tree(ctx, ctx->host);
@@ -557,7 +558,7 @@ int spt_set_mode(struct spt_ctx *ctx, const struct gpt_mode *mode)
 		return spt_cr3_switch(ctx, mode->cr3);
 	/* Every shadow was derived under the old rules (and the source bookkeeping under the
 	 * old table shapes): none survives. */
-	for (i = 0; i < SPT_ROOT_CACHE; i++)
+	for (i = 0; i < ctx->roots; i++)
 		n += spt_slot_free(ctx, &ctx->slot[i]);
 	ctx->mode = *mode;
 	ctx->cur = 0;
@@ -569,7 +570,7 @@ void spt_zap_all(struct spt_ctx *ctx)
 {
 	unsigned i, k, n = 0;
 
-	for (i = 0; i < SPT_ROOT_CACHE; i++) {
+	for (i = 0; i < ctx->roots; i++) {
 		struct spt_root_slot *sl = &ctx->slot[i];
 		if (i != ctx->cur) {
 			n += spt_slot_free(ctx, sl);
@@ -649,7 +650,7 @@ static bool spt_walk_wrote(struct spt_ctx *ctx, const struct gpt_walk *w)
 			continue;
 		if (spt_zap_derived(ctx, gpa, w->entry[l] & ~w->ad_set[l], w->entry[l], 3, &level))
 			again = true;
-		if (ctx->ops->gpa_to_hpa(ctx->opaque, gpa & ~0xfffull, &hpa) == 0 &&
+		if (ctx->ops->gpa_to_hpa(ctx->opaque, gpa & ~0xfffull, &hpa) >= 0 &&
 		    (hpa | (gpa & 0xfff)) == pdpe)
 			again = true;
 	}
@@ -709,7 +710,7 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
 	struct spt_page *p;
 	struct gpt_walk w;
 	uint64_t va48, frame, spte, old;
-	bool writable, table;
+	bool writable, table, frame_readonly;
 	unsigned i;
 	int r;
 
@@ -734,8 +735,12 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
 		}
 	} while (spt_walk_wrote(ctx, &w));
 	fault->gpa = w.gpa;
-	if (ctx->ops->gpa_to_hpa(ctx->opaque, w.gpa & ~0xfffull, &frame) < 0)
+	r = ctx->ops->gpa_to_hpa(ctx->opaque, w.gpa & ~0xfffull, &frame);
+	/* A frame the physical map lets nobody write (a read-only nested-page-table mapping):
+	 * a write there is not memory's to take, and no leaf may allow one. */
+	if (r < 0 || (r == SHADOW_GPA_READONLY && (access & PF_EC_W)))
 		return SPT_MMIO;
+	frame_readonly = r == SHADOW_GPA_READONLY;
 
 	/* Build the path first: creating pages may make new frames guest tables, which must be
 	 * known before the leaf's rights are decided. */
@@ -756,7 +761,7 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
 	if (w.leaf_level && !(w.entry[w.leaf_level] & PTE_D))
 		writable = false;
 	table = spt_frame_is_table(ctx, frame);
-	if (table)
+	if (table || frame_readonly)
 		writable = false;
 
 	/* A and D preset: the MMU would otherwise spend locked cycles setting them in a table
@@ -839,7 +844,7 @@ void spt_invlpg(struct spt_ctx *ctx, uint64_t gva)
 
 	if (!spt_va48(ctx, gva, &va48) || spt_host_slot(ctx, spt_index(va48, 4)))
 		goto out;
-	for (i = 0; i < SPT_ROOT_CACHE; i++) {
+	for (i = 0; i < ctx->roots; i++) {
 		for (k = 0; k < 2; k++) {
 			struct spt_page *p = ctx->slot[i].root[k];
 
@@ -890,7 +895,7 @@ static void spt_take_slot(struct spt_ctx *ctx, unsigned slot)
 	unsigned i, k, n = 0;
 
 	ctx->host_slots[slot / 64] |= 1ull << (slot % 64);
-	for (i = 0; i < SPT_ROOT_CACHE; i++) {
+	for (i = 0; i < ctx->roots; i++) {
 		for (k = 0; k < 2; k++) {
 			struct spt_page *r = ctx->slot[i].root[k];
 			if (!r)

@@ -37,7 +37,8 @@
 #include "shadow/gpt_walk.h"
 #include "shadow/shadow_ops.h"
 
-#define SPT_ROOT_CACHE 4 /* guest address spaces whose shadow roots are kept */
+#define SPT_ROOT_CACHE 4 /* guest address spaces whose shadow roots are kept (spt_init's default) */
+#define SPT_ROOT_CACHE_MAX 8 /* the most struct spt_ctx's `roots` may say */
 
 enum spt_root_kind {
 	SPT_ROOT_KERNEL = 0, /* loaded while the guest runs at virtual CPL 0..2 */
@@ -74,7 +75,10 @@ struct spt_ctx {
 	const struct shadow_ops *ops;
 	void *opaque;
 	struct gpt_mode mode; /* the guest's paging mode; mode.cr3 is its current CR3 */
-	struct spt_root_slot slot[SPT_ROOT_CACHE];
+	struct spt_root_slot slot[SPT_ROOT_CACHE_MAX];
+	/* Address spaces whose roots are kept, 1..SPT_ROOT_CACHE_MAX: spt_init sets SPT_ROOT_CACHE.
+	 * A policy knob for the replayer's what-if simulation; change it only right after spt_init. */
+	unsigned roots;
 	unsigned cur;         /* slot of mode.cr3 */
 	uint64_t clock;       /* LRU time */
 	struct spt_page **pt_hash;   /* guest table frame (host-physical) -> pages derived from it */
@@ -97,8 +101,9 @@ enum spt_fill_result {
 			   * fault->error_code, guest CR2 = the address */
 	SPT_PT_WRITE = 2, /* a write to a frame holding a guest page table: a read-only leaf is
 			   * installed; emulate the instruction, then report it with spt_pt_write */
-	SPT_MMIO = 3,     /* the guest maps an address outside its memory (fault->gpa): emulate
-			   * the access as MMIO */
+	SPT_MMIO = 3,     /* the guest maps an address outside its memory (fault->gpa), or writes
+			   * a frame the physical map makes read-only: emulate the access as MMIO
+			   * (or, for a nested guest, reflect a nested page fault) */
 };
 
 struct spt_fault {
@@ -128,7 +133,7 @@ int spt_cr3_switch(struct spt_ctx *ctx, uint64_t new_cr3);
 /* Host-physical address of the shadow root to load into the real CR3. */
 uint64_t spt_root_hpa(const struct spt_ctx *ctx, enum spt_root_kind kind);
 
-/* Cache slot i (< SPT_ROOT_CACHE): its root of `kind` (host-physical) and, in *cr3, the guest
+/* Cache slot i (< ctx->roots): its root of `kind` (host-physical) and, in *cr3, the guest
  * CR3 it shadows (table-address bits); 0 when the slot is empty. For dumps and checkers. */
 uint64_t spt_cached_root(const struct spt_ctx *ctx, unsigned i, enum spt_root_kind kind,
 			 uint64_t *cr3);

@@ -24,6 +24,11 @@ const struct nb_event_kind_info nb_event_kinds[] = {
 	[NB_EV_EXCEPTION] = { "EXCEPTION", 0, "an exception delivered to a guest: aux = vector, exit_info1 = error code" },
 	[NB_EV_APIC] = { "APIC", 0, "a local APIC access: addr = register offset" },
 	[NB_EV_EMULATION_ERROR] = { "EMULATION_ERROR", 1, "the recording level could not emulate an instruction" },
+	[NB_EV_KVM_INJ_EXCEPTION] = { "KVM_INJ_EXCEPTION", 0, "KVM injected an exception into L1 (tracefs): aux = vector" },
+	[NB_EV_KVM_PIO] = { "KVM_PIO", 0, "KVM saw L1's port I/O (tracefs): addr = port, aux = size | dir << 8" },
+	[NB_EV_KVM_MMIO] = { "KVM_MMIO", 0, "KVM saw L1's MMIO (tracefs): addr = gpa, aux = size | dir << 8" },
+	[NB_EV_KVM_EMULATED] = { "KVM_EMULATED", 0, "instructions of L1 KVM emulated in a row (tracefs): aux = how many" },
+	[NB_EV_KVM_EXIT] = { "KVM_EXIT", 0, "a hardware exit of L1 into KVM (tracefs): exit_code = KVM's exit reason" },
 };
 _Static_assert(sizeof(nb_event_kinds) / sizeof(nb_event_kinds[0]) == NB_EV_KIND_COUNT,
 	       "every enum nb_event_kind value has a name in nb_event_kinds");

@@ -89,7 +89,7 @@ static int chart_traps_over_time(struct nb_report *r, const struct nb_report_run
 {
 	static const char sql[] =
 		"SELECT e.rec_level, (e.ts - ?2) * ?3 / ?4 AS bucket, count(*) FROM events e"
-		" WHERE e.run_id = ?1 AND (e.kind IN (1, 2) OR e.rec_level = 0) AND e.kind > 0"
+		" WHERE e.run_id = ?1 AND (e.kind IN (1, 2) OR e.rec_level = 0) AND e.kind > 0 AND e.kind < 21"
 		" GROUP BY e.rec_level, bucket";
 	double y[MAX_LEVELS][TIME_BUCKETS], x[TIME_BUCKETS], width;
 	struct nb_svg_line lines[MAX_LEVELS];
@@ -362,14 +362,14 @@ static int chart_slow_paths(struct nb_report *r, const struct nb_report_run *run
 	static const char sql[] =
 		"WITH g AS (SELECT e.event_id, e.rec_level, e.guest_level, e.vm_id, e.kind, e.action, e.exit_code,"
 		"  e.rip, e.insn_id, lead(e.ts) OVER w - e.ts AS gap, lead(e.kind) OVER w AS next_kind"
-		"  FROM events e WHERE e.run_id = ?1 WINDOW w AS (PARTITION BY e.rec_level ORDER BY e.ts, e.event_id)),"
+		"  FROM events e WHERE e.run_id = ?1 AND e.kind < 21 WINDOW w AS (PARTITION BY e.rec_level ORDER BY e.ts, e.event_id)),"
 		" ranked AS (SELECT *, row_number() OVER (PARTITION BY rec_level ORDER BY gap DESC, event_id) AS rank"
 		"  FROM g WHERE gap IS NOT NULL)"
 		" SELECT t.rec_level, t.event_id, t.guest_level, t.vm_id, k.name, a.name, x.name, printf('0x%x', t.rip),"
 		"  i.text, t.gap, nk.name"
 		" FROM ranked t LEFT JOIN event_kinds k ON k.kind = t.kind"
 		" LEFT JOIN trap_actions a ON a.action = t.action"
-		" LEFT JOIN exit_codes x ON x.code = t.exit_code AND (k.has_exit_code OR t.rec_level = 0)"
+		" LEFT JOIN exit_codes x ON x.code = t.exit_code AND (k.has_exit_code OR (t.rec_level = 0 AND t.kind < 21))"
 		" LEFT JOIN insns i ON i.insn_id = t.insn_id"
 		" LEFT JOIN event_kinds nk ON nk.kind = t.next_kind"
 		" WHERE t.rank <= ?2 ORDER BY t.rec_level, t.gap DESC";

@@ -55,8 +55,11 @@ static const char *const nb_store_sql[STMT_COUNT] = {
 			 " exit_status = ?3, stop_reason = ?4, report = ?5,"
 			 " records_lost = (SELECT coalesce(sum(count), 0) FROM records_lost WHERE run_id = ?1)"
 			 " WHERE run_id = ?1",
+	/* A VM may be described twice: a nested guest's hypervisor describes it, and so does the
+	 * nbvmm that runs it for that hypervisor under virtual SVM. The first description stays;
+	 * a guest repeating a VM id is no reason to stop recording. */
 	[STMT_VM_ADD] = "INSERT INTO vms (run_id, vm_id, level, parent_vm_id, image, memory_bytes, args)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_id, vm_id) DO NOTHING",
 	[STMT_CONSOLE] = "INSERT INTO console (run_id, ts, level, vm_id, line) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[STMT_LOST] = "INSERT INTO records_lost (run_id, level, vm_id, reason, count) VALUES (?1, ?2, ?3, ?4, ?5)"
 		      " ON CONFLICT (run_id, level, vm_id, reason) DO UPDATE SET count = count + excluded.count",

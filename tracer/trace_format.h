@@ -32,8 +32,17 @@
 enum nb_event_kind {
 	NB_EV_NONE = 0,
 	NB_EV_TRAP = 1,          /* a trap handled by the recording level: exit_code says which */
-	NB_EV_EXIT_REFLECTED = 2,/* an exit reflected to a nested hypervisor as #VMEXIT */
-	NB_EV_VMRUN = 3,         /* a (nested) VMRUN */
+	NB_EV_EXIT_REFLECTED = 2,/* an exit reflected to a nested hypervisor as #VMEXIT: exit_code,
+				  * exit_info1/2 as written into its VMCB, new_val = next RIP, addr =
+				  * the VMCB, aux = the level of the hypervisor that handles it; a
+				  * VMRUN refused for an inconsistent VMCB is exit_code VMEXIT_INVALID
+				  * (-1) with exit_info1 = the check that failed (svm_nested.h) */
+	NB_EV_VMRUN = 3,         /* a nested VMRUN: addr = the VMCB, rip = the nested guest's,
+				  * exit_info2 = nested_ctl; where the intercepts came from (nbvmm's
+				  * engine or the hypervisor): exit_info1 = exception bits the hypervisor
+				  * alone asked for | nbvmm's alone << 32, old_val = misc1 | misc2 << 32
+				  * of nbvmm's alone, new_val = the same of the hypervisor's alone; aux =
+				  * the hypervisor's level */
 	NB_EV_PT_WRITE = 4,      /* guest page-table write: addr = gpa of entry, old/new values, aux = table level */
 	NB_EV_SHADOW_FILL = 5,   /* shadow entry built: addr = guest virtual, new_val = shadow pte, aux = level */
 	NB_EV_SHADOW_ZAP = 6,    /* shadow entries dropped: addr = what, aux = how many */
@@ -51,8 +60,20 @@ enum nb_event_kind {
 	NB_EV_EXCEPTION = 18,    /* an exception delivered to a guest: aux = vector, exit_info1 = error code */
 	NB_EV_APIC = 19,         /* an access to the (virtual) local APIC: addr = register offset */
 	NB_EV_EMULATION_ERROR = 20, /* the recording level could not emulate an instruction */
+	/* What KVM itself did to L1, recorded by L0 (as root) from tracefs (l0/kvm_tracefs.c). These
+	 * are level-0 events but not exits to L0's userspace: views counting L0's exits leave
+	 * kinds >= NB_EV_KVM_FIRST out. exit_code is 0 except for KVM_EXIT. */
+	NB_EV_KVM_INJ_EXCEPTION = 21, /* kvm:kvm_inj_exception: aux = vector, exit_info1 = error code, exit_info2 = has_error */
+	NB_EV_KVM_PIO = 22,      /* kvm:kvm_pio: addr = port, new_val = value, aux = size | dir<<8, exit_info1 = count */
+	NB_EV_KVM_MMIO = 23,     /* kvm:kvm_mmio: addr = gpa, new_val = value, aux = size | dir<<8, exit_info1 = KVM's type */
+	NB_EV_KVM_EMULATED = 24, /* kvm:kvm_emulate_insn, aggregated: aux = instructions KVM emulated in a row (no
+				  * other KVM event and no L1 trap record between them), ts = the first's,
+				  * exit_info2 = the last's timestamp, rip = the first's RIP */
+	NB_EV_KVM_EXIT = 25,     /* kvm:kvm_exit (VMX/SVM hosts): exit_code = KVM's exit reason, exit_info1/2 = info1/2 */
 	NB_EV_KIND_COUNT
 };
+
+#define NB_EV_KVM_FIRST NB_EV_KVM_INJ_EXCEPTION
 
 /* What the recording level did about a trap (NB_EV_TRAP's action field). */
 enum nb_trap_action {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Recursion by trap-and-emulate: nbvmm runs nbvmm, which runs the test kernel (depth 3), and one
-# level more (depth 4). Each level's trace reaches L0 with its level and VM id, each nbvmm
+# level more (depth 4); and at depth 3 with virtual SVM (the level-2 nbvmm uses VMRUN). Each level's trace reaches L0 with its level and VM id, each nbvmm
 # registers the VM it runs, and ptest prints at depth 3 what it prints at depth 1.
 . "$NB_TOP_SRCDIR/tests/integration/tap.sh"
 need_kvm
@@ -29,6 +29,26 @@ strip_levels "$TMP/p1.out" >"$TMP/p1.txt"
 strip_levels "$TMP/p3.out" >"$TMP/p3.txt"
 if cmp -s "$TMP/p1.txt" "$TMP/p3.txt"; then ok "ptest prints the same at depth 3 as at depth 1"
 else not_ok "ptest prints the same at depth 3 as at depth 1" "$(diff "$TMP/p1.txt" "$TMP/p3.txt" | head -20)"; fi
+
+# Recursion with virtual SVM: the level-2 nbvmm (svm=1) finds the SVM its parent offers and runs
+# ptest with VMRUN and nested paging; level 1 runs ptest for it, composing ptest's page tables with
+# the nested page table, and reflects to level 2 only the exits it intercepts.
+run_nestbed s3 run "$NBVMM" --db "$TMP/s3.db" --timeout 900 --memory 256M \
+	--module "nbvmm=$NBVMM,svm=1 mem=64" --module "ptest=$GUESTS/ptest/ptest.elf"
+check_eq "ptest passes at depth 3 under virtual SVM" 0 "$status"
+check_match "the level-2 nbvmm uses VMRUN and nested paging" \
+	'^\[L2\] nbvmm: level 2 runs level 3 with VMRUN and nested paging' "$TMP/s3.out"
+strip_levels "$TMP/s3.out" >"$TMP/s3.txt"
+if cmp -s "$TMP/p1.txt" "$TMP/s3.txt"; then ok "ptest prints the same under virtual SVM at depth 3 as at depth 1"
+else not_ok "ptest prints the same under virtual SVM at depth 3 as at depth 1" "$(diff "$TMP/p1.txt" "$TMP/s3.txt" | head -20)"; fi
+check_ge "level 1 records the level-2 nbvmm's VMRUNs of ptest" 100 \
+	"$(sql "$TMP/s3.db" "select count(*) from events where rec_level = 1 and kind = 3 and guest_level = 3")"
+check_ge "level 1 reflects ptest's port I/O to level 2 as #VMEXIT(IOIO)" 100 \
+	"$(sql "$TMP/s3.db" "select count(*) from events where rec_level = 1 and kind = 2 and guest_level = 3 and exit_code = 123 and aux = 2")"
+check_ge "level 1 handles ptest's shadow fills itself, unseen by level 2" 50 \
+	"$(sql "$TMP/s3.db" "select count(*) from events where rec_level = 1 and kind = 5 and guest_level = 3")"
+check_eq "ptest's page-table writes reach no level-2 trap (nested paging)" 0 \
+	"$(sql "$TMP/s3.db" "select count(*) from events where rec_level = 2 and kind = 4")"
 
 run_nestbed d4 run "$NBVMM" --timeout 900 --memory 512M --module "nbvmm=$NBVMM,mem=256" \
 	--module "nbvmm=$NBVMM,mem=64" --module "hello=$GUESTS/hello/hello.elf"

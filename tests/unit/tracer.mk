@@ -11,3 +11,6 @@ tests_unit_test_ring_LDADD = tracer/libnbtracer.la $(CMOCKA_LIBS)
 tests_unit_test_store_SOURCES = tests/unit/test_store.c l0/error.c
 tests_unit_test_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS)
 tests_unit_test_store_LDADD = tracer/libnbtracer.la $(SQLITE_LIBS) $(CMOCKA_LIBS)
+
+# The replayer's tests (replay/ is part of the trace tooling).
+include $(srcdir)/tests/unit/replay.mk
