@@ -102,6 +102,8 @@ CREATE TABLE exit_codes (
 -- What does event kind 4 mean, and is its exit_code an SVM exit code (has_exit_code = 1) or
 -- something else (a hypercall number, or unused)? Level 0 (the host) records every event at an
 -- exit KVM handed it, so at level 0 exit_code always names that exit, whatever the kind.
+-- Rows come from nb_event_kinds (tracer/names.c). Kinds 21-25 are KVM's own (level 0); 26,
+-- GPT_WALK, is the guest walk behind the SHADOW_FILL that follows it, neither a trap nor an exit.
 CREATE TABLE event_kinds (
 	kind INTEGER PRIMARY KEY,
 	name TEXT NOT NULL UNIQUE,
@@ -430,7 +432,7 @@ SELECT
 	CASE e.kind WHEN 24 THEN sum(e.aux) ELSE NULL END AS instructions
 FROM events e
 JOIN event_kinds k ON k.kind = e.kind
-WHERE e.rec_level = 0 AND e.kind >= 21
+WHERE e.rec_level = 0 AND e.kind BETWEEN 21 AND 25 -- NB_EV_KVM_FIRST..NB_EV_KVM_LAST
 GROUP BY e.run_id, e.kind, vector_or_reason;
 
 -- ---------------------------------------------------------------------------------------------

@@ -172,12 +172,14 @@ static int replay_run(sqlite3 *db, int64_t run_id, struct replay_out *o, int fir
 	if (o->json) {
 		printf("],\n   \"events\": %llu, \"vms\": %llu, \"fills\": %llu, \"fills_leaf_checked\": %llu, "
 		       "\"fills_walked\": %llu, \"fills_unwalkable\": %llu, \"fills_mode_unknown\": %llu, "
+		       "\"walks\": %llu, \"walk_entries_checked\": %llu, "
 		       "\"pt_writes\": %llu, \"pt_writes_checked\": %llu, \"cr3_switches\": %llu, "
 		       "\"cr3_checked\": %llu, \"cr3_unchecked\": %llu, "
 		       "\"invlpgs\": %llu, \"zaps\": %llu, \"mismatches\": %llu",
 		       (unsigned long long)st->events, (unsigned long long)st->vms, (unsigned long long)st->fills,
 		       (unsigned long long)st->fills_leaf_checked, (unsigned long long)st->fills_walked,
 		       (unsigned long long)st->fills_unwalkable, (unsigned long long)st->fills_mode_unknown,
+		       (unsigned long long)st->walks, (unsigned long long)st->walk_entries_checked,
 		       (unsigned long long)st->pt_writes, (unsigned long long)st->pt_writes_checked,
 		       (unsigned long long)st->cr3_switches, (unsigned long long)st->cr3_checked,
 		       (unsigned long long)st->cr3_unchecked, (unsigned long long)st->invlpgs,
@@ -192,13 +194,15 @@ static int replay_run(sqlite3 *db, int64_t run_id, struct replay_out *o, int fir
 		if (!o->quiet || st->mismatches)
 			printf("run %lld: replayed %llu shadow-paging events of %llu VM%s: %llu fills (%llu old "
 			       "leaves checked, %llu re-walked, %llu through unknown guest entries, %llu in an "
-			       "unknown paging mode), %llu page-table writes (%llu old values checked), %llu CR3 "
+			       "unknown paging mode), %llu guest walks (%llu entries checked against the "
+			       "modelled ones), %llu page-table writes (%llu old values checked), %llu CR3 "
 			       "switches (%llu checked against the replayed root cache, %llu unchecked as their "
 			       "outcome depends on the paging mode), %llu INVLPGs, %llu zaps: %llu mismatch%s\n",
 			       (long long)run_id, (unsigned long long)st->events, (unsigned long long)st->vms,
 			       st->vms == 1 ? "" : "s", (unsigned long long)st->fills,
 			       (unsigned long long)st->fills_leaf_checked, (unsigned long long)st->fills_walked,
 			       (unsigned long long)st->fills_unwalkable, (unsigned long long)st->fills_mode_unknown,
+			       (unsigned long long)st->walks, (unsigned long long)st->walk_entries_checked,
 			       (unsigned long long)st->pt_writes, (unsigned long long)st->pt_writes_checked,
 			       (unsigned long long)st->cr3_switches, (unsigned long long)st->cr3_checked,
 			       (unsigned long long)st->cr3_unchecked, (unsigned long long)st->invlpgs,

@@ -64,6 +64,11 @@ struct replay_vm {
 	uint64_t evict_cr3;
 	int64_t evict_event;
 	bool walk_unknown;  /* the current re-walk read an entry the model does not know */
+	/* The GPT_WALK record just before (valid for the next event only, the fill it precedes):
+	 * the paging mode and CR3 it was made in, for its gva. */
+	bool walk_valid;
+	uint64_t walk_gva;
+	struct gpt_mode walk_mode;
 };
 
 struct nb_replay {
@@ -351,6 +356,28 @@ static uint64_t cr3_key(const struct replay_vm *v)
 	return v->cr3_known ? v->cr3 & CR3_FINE_MASK : CR3_UNKNOWN;
 }
 
+/* The first CR3 an event tells (a switch's old CR3, a walk's): the VM's fills so far were there. */
+static int learn_cr3(struct replay_vm *v, uint64_t cr3)
+{
+	struct rmap moved = {0};
+	struct rmap_entry *e;
+	int created;
+
+	for (e = rmap_next(&v->leaves, NULL); e; e = rmap_next(&v->leaves, e)) {
+		struct rmap_entry *n = rmap_put(&moved, cr3 & CR3_FINE_MASK, e->k1, &created);
+		if (!n) {
+			rmap_free(&moved);
+			return -1;
+		}
+		memcpy(n->v, e->v, sizeof(n->v));
+	}
+	rmap_free(&v->leaves);
+	v->leaves = moved;
+	v->cr3 = cr3;
+	v->cr3_known = true;
+	return 0;
+}
+
 /* ---- events ------------------------------------------------------------------------------- */
 
 static void on_pt_write(struct replay_vm *v, int64_t id, const struct nb_trace_record *rec)
@@ -432,6 +459,119 @@ static bool frame_is_table(struct replay_vm *v, uint64_t frame, int64_t *since)
 	return false;
 }
 
+/* A GPT_WALK record's entries, served to gpt_walk in the order it reads them (top level first),
+ * so that the walker itself says where each one lies. */
+struct walk_feed {
+	uint64_t entry[GPT_MAX_LEVELS + 1];
+	unsigned level; /* the next level gpt_walk reads */
+};
+
+static int feed_read_gpa(void *opaque, uint64_t gpa, void *buf, unsigned len)
+{
+	struct walk_feed *f = opaque;
+
+	(void)gpa;
+	if (f->level == 0 || len > 8)
+		return -SHADOW_EFAULT;
+	memcpy(buf, &f->entry[f->level--], len); /* little-endian: the low `len` bytes */
+	return 0;
+}
+
+static const struct shadow_ops feed_ops = {
+	.read_gpa = feed_read_gpa,
+	.write_gpa = replay_no_write,
+	.gpa_to_hpa = replay_identity_gpa_to_hpa,
+	.alloc_page = replay_alloc_page,
+	.free_page = replay_free_page,
+	.trace = NULL,
+};
+
+/*
+ * The walk a fill was built from (spt.h: entries after the walk's own A/D update, the mode, the
+ * A/D bits it set). Each entry read defines the modelled entry if unknown, and must otherwise
+ * equal it up to A and D: set by this walk (which must then have found them clear) or by walks
+ * that leave no record (the emulator's). The entries' gpas come from re-walking the recorded
+ * entries themselves from CR3. The mode and CR3 are kept for the fill that follows.
+ */
+static int on_walk(struct replay_vm *v, int64_t id, const struct nb_trace_record *rec)
+{
+	static const char *const mode_name[REPLAY_MODES] = {"no paging", "32-bit paging", "PAE paging",
+							    "long-mode paging"};
+	unsigned top = rec->aux & 0xff, leaf = (rec->aux >> 8) & 0xff, mode = (rec->aux >> 16) & 0xff;
+	unsigned ad_bits = (rec->aux >> 24) & 0xff, level;
+	enum gpt_paging paging = (enum gpt_paging)(mode & 3);
+	struct walk_feed feed = {.entry = {0, rec->new_val, rec->old_val, rec->exit_info2, rec->exit_info1}};
+	struct gpt_mode m;
+	struct gpt_walk w;
+	char what[96];
+	int r;
+
+	v->r->stats.walks++;
+	replay_gpt_mode(&m, paging, rec->exit_code);
+	m.cr0_wp = mode & 0x10;
+	m.cr4_pse = mode & 0x20;
+	m.efer_nxe = mode & 0x40;
+	snprintf(what, sizeof(what), "a guest walk of gva 0x%llx in %s", (unsigned long long)rec->addr,
+		 mode_name[paging]);
+	if (!narrow_modes(v, id, REPLAY_MODE(paging), what))
+		return 0;
+	if (v->cr3_known && rec->exit_code != v->cr3)
+		mismatch(v, id, v->cr3_event, "walk-cr3",
+			 "%s: walked from CR3 0x%llx, but CR3 was 0x%llx", what,
+			 (unsigned long long)rec->exit_code, (unsigned long long)v->cr3);
+	else if (!v->cr3_known && learn_cr3(v, rec->exit_code) < 0)
+		return -1;
+	v->walk_valid = true;
+	v->walk_gva = rec->addr;
+	v->walk_mode = m;
+
+	feed.level = gpt_top_level(paging);
+	r = gpt_walk(&feed_ops, &feed, &m, rec->addr, 0, 0, &w);
+	if (r != 0 || w.top_level != top || w.leaf_level != (paging == GPT_PAGING_NONE ? 0 : leaf)) {
+		mismatch(v, id, 0, "walk-record",
+			 "%s: the recorded entries (levels 4..1: 0x%llx 0x%llx 0x%llx 0x%llx) do not make a "
+			 "walk from level %u to level %u", what, (unsigned long long)rec->exit_info1,
+			 (unsigned long long)rec->exit_info2, (unsigned long long)rec->old_val,
+			 (unsigned long long)rec->new_val, top, leaf);
+		v->walk_valid = false;
+		return 0;
+	}
+	for (level = top; level >= leaf && level > 0; level--) {
+		uint64_t gpa = w.entry_gpa[level], val = w.entry[level];
+		uint64_t walk_ad = ((ad_bits >> (2 * (level - 1))) & 1 ? PTE_A : 0) |
+				   ((ad_bits >> (2 * (level - 1))) & 2 ? PTE_D : 0);
+		unsigned shift = paging == GPT_PAGING_32 ? 8 * (gpa & 7) : 0;
+		uint64_t mask = paging == GPT_PAGING_32 ? 0xffffffffull << shift : ~0ull;
+		struct rmap_entry *e = rmap_get(&v->mem, gpa & ~7ull, 0);
+		int created;
+
+		if (e) {
+			uint64_t known = (e->v[0] & mask) >> shift;
+			v->r->stats.walk_entries_checked++;
+			if ((val & ~PTE_AD) != (known & ~PTE_AD) || (known & PTE_AD & ~val) || (known & walk_ad))
+				mismatch(v, id, (int64_t)e->v[2], "walk-entry",
+					 "%s: level-%u entry at gpa 0x%llx read as 0x%016llx (the walk set A/D "
+					 "0x%llx), but the entry was 0x%016llx since event %lld", what, level,
+					 (unsigned long long)gpa, (unsigned long long)val, (unsigned long long)walk_ad,
+					 (unsigned long long)known, (long long)e->v[2]);
+			if (val == known)
+				continue; /* confirmed: still defined by the event that defined it */
+			e->v[0] = (e->v[0] & ~mask) | val << shift;
+		} else if (paging != GPT_PAGING_32) {
+			/* (A 32-bit entry is half of the 8 bytes the model keeps: it cannot define them.) */
+			e = rmap_put(&v->mem, gpa & ~7ull, 0, &created);
+			if (!e)
+				return -1;
+			e->v[0] = val;
+			e->v[1] = level;
+		} else {
+			continue;
+		}
+		e->v[2] = (uint64_t)id;
+	}
+	return 0;
+}
+
 static void rewalk_fill(struct replay_vm *v, int64_t id, const struct nb_trace_record *rec)
 {
 	unsigned access = (unsigned)rec->exit_info1;
@@ -441,15 +581,21 @@ static void rewalk_fill(struct replay_vm *v, int64_t id, const struct nb_trace_r
 	struct gpt_walk w;
 	int r;
 
-	if (!v->cr3_known)
-		return;
-	/* A walk needs the paging mode; 32-bit paging's depends on CR4.PSE too, never known. */
-	if (v->modes != REPLAY_MODE(GPT_PAGING_NONE) && v->modes != REPLAY_MODE(GPT_PAGING_PAE) &&
-	    v->modes != REPLAY_MODE(GPT_PAGING_LONG)) {
-		v->r->stats.fills_mode_unknown++;
-		return;
+	if (v->walk_valid && v->walk_gva == rec->addr) {
+		/* Its walk record says the mode, CR4.PSE and CR0.WP included. */
+		m = v->walk_mode;
+	} else {
+		if (!v->cr3_known)
+			return;
+		/* A walk needs the paging mode; 32-bit paging's depends on CR4.PSE too, unknown
+		 * without a walk record. */
+		if (v->modes != REPLAY_MODE(GPT_PAGING_NONE) && v->modes != REPLAY_MODE(GPT_PAGING_PAE) &&
+		    v->modes != REPLAY_MODE(GPT_PAGING_LONG)) {
+			v->r->stats.fills_mode_unknown++;
+			return;
+		}
+		replay_gpt_mode(&m, (enum gpt_paging)__builtin_ctz(v->modes), v->cr3);
 	}
-	replay_gpt_mode(&m, (enum gpt_paging)__builtin_ctz(v->modes), v->cr3);
 	v->walk_unknown = false;
 	r = gpt_walk(&model_ops, v, &m, rec->addr, access, 0, &w);
 	if (v->walk_unknown) {
@@ -635,30 +781,14 @@ static int on_cr3_switch(struct replay_vm *v, int64_t id, const struct nb_trace_
 	unsigned m, first = REPLAY_MODES, hit_ok = 0, all_ok = 0;
 	bool differ = false;
 	char modes[64];
-	struct rmap_entry *e;
 
 	v->r->stats.cr3_switches++;
 	if (v->cr3_known && rec->old_val != v->cr3)
 		mismatch(v, id, v->cr3_event, "cr3-old",
 			 "CR3 switch from 0x%llx to 0x%llx, but CR3 was 0x%llx", (unsigned long long)rec->old_val,
 			 (unsigned long long)rec->new_val, (unsigned long long)v->cr3);
-	if (!v->cr3_known) {
-		/* The first switch says what CR3 the VM started with: its fills so far were there. */
-		struct rmap moved = {0};
-		int created;
-		for (e = rmap_next(&v->leaves, NULL); e; e = rmap_next(&v->leaves, e)) {
-			struct rmap_entry *n = rmap_put(&moved, rec->old_val & CR3_FINE_MASK, e->k1, &created);
-			if (!n) {
-				rmap_free(&moved);
-				return -1;
-			}
-			memcpy(n->v, e->v, sizeof(n->v));
-		}
-		rmap_free(&v->leaves);
-		v->leaves = moved;
-		v->cr3 = rec->old_val;
-		v->cr3_known = true;
-	}
+	if (!v->cr3_known && learn_cr3(v, rec->old_val) < 0)
+		return -1;
 	if (!cache_live(v) && cache_start(v) < 0)
 		return -1;
 	for (m = 0; m < REPLAY_MODES; m++) {
@@ -795,7 +925,9 @@ int nb_replay_event(struct nb_replay *r, int64_t event_id, const struct nb_trace
 {
 	struct replay_vm *v;
 
-	if (rec->kind < NB_EV_PT_WRITE || rec->kind > NB_EV_INVLPG)
+	int rc = 0;
+
+	if ((rec->kind < NB_EV_PT_WRITE || rec->kind > NB_EV_INVLPG) && rec->kind != NB_EV_GPT_WALK)
 		return 0;
 	v = vm_of(r, rec);
 	if (!v)
@@ -817,11 +949,14 @@ int nb_replay_event(struct nb_replay *r, int64_t event_id, const struct nb_trace
 	switch (rec->kind) {
 	case NB_EV_PT_WRITE: on_pt_write(v, event_id, rec); break;
 	case NB_EV_SHADOW_FILL: on_fill(v, event_id, rec); break;
-	case NB_EV_SHADOW_ZAP: return on_zap(v, event_id, rec);
-	case NB_EV_CR3_SWITCH: return on_cr3_switch(v, event_id, rec);
+	case NB_EV_SHADOW_ZAP: rc = on_zap(v, event_id, rec); break;
+	case NB_EV_CR3_SWITCH: rc = on_cr3_switch(v, event_id, rec); break;
 	case NB_EV_INVLPG: on_invlpg(v, rec); break;
+	case NB_EV_GPT_WALK: rc = on_walk(v, event_id, rec); break;
 	}
-	return 0;
+	if (rec->kind != NB_EV_GPT_WALK)
+		v->walk_valid = false; /* a walk record tells about the next event only */
+	return rc;
 }
 
 const struct nb_replay_stats *nb_replay_stats(const struct nb_replay *r)

@@ -11,10 +11,19 @@
  *     have stopped being write-protected (a zap that can free the shadow pages derived from it:
  *     a PT_WRITE zap frees the tables below the level written, EVICT/ALL/MODE/HOST free any),
  *     since the guest may then change it without a trap.
+ *   - Guest walks: the GPT_WALK record before each fill carries the entries the walk read
+ *     (after its own A/D update), the CR3 and the paging mode. Each entry defines the modelled
+ *     one if unknown (32-bit paging's 4-byte entries only update known ones), otherwise must
+ *     equal it up to A and D ("walk-entry": the bits the walk says it set must have been clear,
+ *     and bits the model has set must still be set; unrecorded walks, the emulator's, may have
+ *     set others). Entry gpas are not recorded: re-walking the recorded entries from the CR3
+ *     gives them. The CR3 must be the current one ("walk-cr3"), and the mode settles the paging
+ *     mode below without guessing.
  *   - Each fill is re-walked with gpt_walk over the modelled entries when every entry of its walk
- *     is known, and its translation and rights compared. (nbvmm's fill records do not carry the
- *     entries the walk read, so on real traces only walks through entries the guest wrote under
- *     a trap are re-walked; the others count as unwalkable.)
+ *     is known, and its translation and rights compared; in the mode (CR0.WP, CR4.PSE and
+ *     EFER.NXE included) of its walk record when there is one. (Traces from before GPT_WALK
+ *     records only re-walk through entries the guest wrote under a trap; the others count as
+ *     unwalkable.)
  *   - The trace does not record the guest's paging mode (no paging, 32-bit, PAE, long mode), yet
  *     spt.c keys its cached roots by it, and a walk depends on it. After each mode change
  *     (SPT_ZAP_MODE), and at the start, the guest may be in any; events rule modes out: a fill at
@@ -54,7 +63,8 @@ struct nb_replay_mismatch {
 	int64_t since_id;   /* the event that defined what was expected (0: none) */
 	uint8_t rec_level, guest_level;
 	uint16_t vm_id;
-	const char *check;  /* short name: "pt-write-old", "fill-old-leaf", "cr3-hit", "paging-mode"... */
+	const char *check;  /* short name: "pt-write-old", "fill-old-leaf", "cr3-hit", "paging-mode",
+			     * "walk-entry"... */
 	char detail[320];   /* what was recorded and what the replay expected */
 };
 
@@ -65,6 +75,7 @@ struct nb_replay_stats {
 	uint64_t fills, fills_leaf_checked;     /* the shadow leaf before the fill was known */
 	uint64_t fills_walked, fills_unwalkable;/* re-walked over modelled memory / an entry unknown */
 	uint64_t fills_mode_unknown;            /* not re-walked: the paging mode is not known */
+	uint64_t walks, walk_entries_checked;   /* GPT_WALK records; their entries the model knew */
 	uint64_t zaps, cr3_switches, invlpgs;
 	uint64_t cr3_checked;   /* the outcome is the same in every paging mode the guest may be in */
 	uint64_t cr3_unchecked; /* it is not: the recorded one only tells the mode */
@@ -77,8 +88,8 @@ typedef void (*nb_replay_mismatch_fn)(void *opaque, const struct nb_replay_misma
 struct nb_replay *nb_replay_new(nb_replay_mismatch_fn fn, void *opaque);
 void nb_replay_free(struct nb_replay *r);
 
-/* Replays one event (events must come in recorded order; kinds other than PT_WRITE, SHADOW_FILL,
- * SHADOW_ZAP, CR3_SWITCH and INVLPG are ignored). 0, or -1 when out of memory. */
+/* Replays one event (events must come in recorded order; kinds other than PT_WRITE, GPT_WALK,
+ * SHADOW_FILL, SHADOW_ZAP, CR3_SWITCH and INVLPG are ignored). 0, or -1 when out of memory. */
 int nb_replay_event(struct nb_replay *r, int64_t event_id, const struct nb_trace_record *rec);
 
 const struct nb_replay_stats *nb_replay_stats(const struct nb_replay *r);

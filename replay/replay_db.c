@@ -56,7 +56,7 @@ int nb_replay_db_feed(sqlite3 *db, int64_t run_id, nb_replay_event_fn fn, void *
 	static const char sql[] =
 		"SELECT event_id, ts, rec_level, guest_level, vm_id, vcpu, kind, action, exit_code, "
 		"exit_info1, exit_info2, rip, addr, old_val, new_val, aux FROM events "
-		"WHERE run_id = ?1 AND kind BETWEEN 4 AND 8 ORDER BY event_id";
+		"WHERE run_id = ?1 AND (kind BETWEEN 4 AND 8 OR kind = 26) ORDER BY event_id"; /* 26 = GPT_WALK */
 	sqlite3_stmt *s = NULL;
 	int rc, stop = 0;
 

@@ -100,6 +100,36 @@ static void spt_trace(struct spt_ctx *ctx, uint16_t kind, uint64_t addr, uint64_
 	ctx->ops->trace(ctx->opaque, &rec);
 }
 
+/* The A and D bits a walk set, two per level (A at bit 2 * (level - 1), D above it): the packing
+ * of NB_EV_GPT_WALK's aux (spt.h). */
+static uint64_t spt_walk_ad_bits(const struct gpt_walk *w)
+{
+	uint64_t bits = 0;
+	unsigned l;
+
+	for (l = 1; l <= GPT_MAX_LEVELS; l++)
+		bits |= ((w->ad_set[l] & PTE_A ? 1ull : 0) | (w->ad_set[l] & PTE_D ? 2ull : 0)) << (2 * (l - 1));
+	return bits;
+}
+
+/* The walk a fill is built from, for a replay to check the guest entries it read (spt.h). */
+static void spt_trace_walk(struct spt_ctx *ctx, uint64_t gva, const struct gpt_walk *w, uint64_t ad_bits)
+{
+	struct nb_trace_record rec = { 0 };
+	uint64_t mode = (uint64_t)ctx->mode.paging | (uint64_t)ctx->mode.cr0_wp << 4 |
+			(uint64_t)ctx->mode.cr4_pse << 5 | (uint64_t)ctx->mode.efer_nxe << 6;
+
+	rec.kind = NB_EV_GPT_WALK;
+	rec.addr = gva;
+	rec.exit_code = ctx->mode.cr3;
+	rec.exit_info1 = w->entry[4];
+	rec.exit_info2 = w->entry[3];
+	rec.old_val = w->entry[2];
+	rec.new_val = w->entry[1];
+	rec.aux = w->top_level | (uint64_t)w->leaf_level << 8 | mode << 16 | ad_bits << 24;
+	ctx->ops->trace(ctx->opaque, &rec);
+}
+
 /* ---- memory ---------------------------------------------------------------------------- */
 
 static void *spt_page_alloc(struct spt_ctx *ctx, uint64_t *hpa)
@@ -709,7 +739,7 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
 	struct spt_root_slot *sl;
 	struct spt_page *p;
 	struct gpt_walk w;
-	uint64_t va48, frame, spte, old;
+	uint64_t va48, frame, spte, old, ad_bits = 0;
 	bool writable, table, frame_readonly;
 	unsigned i;
 	int r;
@@ -733,6 +763,8 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
 			fault->error_code = w.error_code;
 			return SPT_GUEST_PF;
 		}
+		if (ctx->ops->trace)
+			ad_bits |= spt_walk_ad_bits(&w);
 	} while (spt_walk_wrote(ctx, &w));
 	fault->gpa = w.gpa;
 	r = ctx->ops->gpa_to_hpa(ctx->opaque, w.gpa & ~0xfffull, &frame);
@@ -773,6 +805,8 @@ int spt_fill(struct spt_ctx *ctx, uint64_t gva, unsigned access, struct spt_faul
 	if (r < 0)
 		return r;
 	ctx->stats.fills++;
+	if (ctx->ops->trace)
+		spt_trace_walk(ctx, gva, &w, ad_bits);
 	spt_trace(ctx, NB_EV_SHADOW_FILL, gva, old, spte, 1, access, w.gpa);
 	return (table && (access & PF_EC_W)) ? SPT_PT_WRITE : SPT_FILLED;
 }

@@ -198,6 +198,16 @@ bool spt_take_tlb_flush(struct spt_ctx *ctx);
 
 /*
  * Trace records (ops->trace), beyond what trace_format.h says of each kind:
+ *   NB_EV_GPT_WALK     just before each SHADOW_FILL: the guest walk it was built from (the last
+ *                      one, when a legacy-PAE walk had to be redone). addr = gva, exit_code = the
+ *                      guest CR3 it started from; exit_info1, exit_info2, old_val, new_val = the
+ *                      entries at levels 4, 3, 2, 1 after the walk's own A/D update (0 where not
+ *                      read; 32-bit paging's are 4 bytes); aux bits 7:0 = top level, 15:8 = leaf
+ *                      level, 23:16 = mode: bits 17:16 enum gpt_paging, 20 CR0.WP, 21 CR4.PSE,
+ *                      22 EFER.NXE; bits 31:24 = the A/D bits the walk(s) set, two per level:
+ *                      bit 24 + 2 * (level - 1) = A, the next bit = D. Entry gpas are not
+ *                      recorded: they follow from CR3, gva and the entries above them (a replay
+ *                      re-walks the recorded entries to find them, replay/replay.c);
  *   NB_EV_SHADOW_FILL  addr = gva, new_val / old_val = shadow leaf after / before, aux = level (1),
  *                      exit_info1 = access (#PF error code bits), exit_info2 = gpa;
  *   NB_EV_SHADOW_ZAP   addr = first gva dropped, or the CR3 or frame gpa concerned (see reason),

@@ -29,6 +29,8 @@ const struct nb_event_kind_info nb_event_kinds[] = {
 	[NB_EV_KVM_MMIO] = { "KVM_MMIO", 0, "KVM saw L1's MMIO (tracefs): addr = gpa, aux = size | dir << 8" },
 	[NB_EV_KVM_EMULATED] = { "KVM_EMULATED", 0, "instructions of L1 KVM emulated in a row (tracefs): aux = how many" },
 	[NB_EV_KVM_EXIT] = { "KVM_EXIT", 0, "a hardware exit of L1 into KVM (tracefs): exit_code = KVM's exit reason" },
+	[NB_EV_GPT_WALK] = { "GPT_WALK", 0, "the guest walk of the next SHADOW_FILL: addr = gva, exit_code = CR3, "
+					    "exit_info1/exit_info2/old_val/new_val = entries at levels 4/3/2/1" },
 };
 _Static_assert(sizeof(nb_event_kinds) / sizeof(nb_event_kinds[0]) == NB_EV_KIND_COUNT,
 	       "every enum nb_event_kind value has a name in nb_event_kinds");

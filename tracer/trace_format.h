@@ -62,7 +62,7 @@ enum nb_event_kind {
 	NB_EV_EMULATION_ERROR = 20, /* the recording level could not emulate an instruction */
 	/* What KVM itself did to L1, recorded by L0 (as root) from tracefs (l0/kvm_tracefs.c). These
 	 * are level-0 events but not exits to L0's userspace: views counting L0's exits leave
-	 * kinds >= NB_EV_KVM_FIRST out. exit_code is 0 except for KVM_EXIT. */
+	 * kinds NB_EV_KVM_FIRST..NB_EV_KVM_LAST out. exit_code is 0 except for KVM_EXIT. */
 	NB_EV_KVM_INJ_EXCEPTION = 21, /* kvm:kvm_inj_exception: aux = vector, exit_info1 = error code, exit_info2 = has_error */
 	NB_EV_KVM_PIO = 22,      /* kvm:kvm_pio: addr = port, new_val = value, aux = size | dir<<8, exit_info1 = count */
 	NB_EV_KVM_MMIO = 23,     /* kvm:kvm_mmio: addr = gpa, new_val = value, aux = size | dir<<8, exit_info1 = KVM's type */
@@ -70,10 +70,16 @@ enum nb_event_kind {
 				  * other KVM event and no L1 trap record between them), ts = the first's,
 				  * exit_info2 = the last's timestamp, rip = the first's RIP */
 	NB_EV_KVM_EXIT = 25,     /* kvm:kvm_exit (VMX/SVM hosts): exit_code = KVM's exit reason, exit_info1/2 = info1/2 */
+	/* Numbered after KVM's kinds only because those numbers were taken (stored traces keep them). */
+	NB_EV_GPT_WALK = 26,     /* the guest walk a SHADOW_FILL (the next record) was built from: addr = gva,
+				  * exit_code = guest CR3, exit_info1, exit_info2, old_val, new_val = the
+				  * entries at levels 4, 3, 2, 1 after the walk (0: not read), aux = top
+				  * level | leaf level << 8 | mode << 16 | A/D set << 24 (shadow/spt.h) */
 	NB_EV_KIND_COUNT
 };
 
 #define NB_EV_KVM_FIRST NB_EV_KVM_INJ_EXCEPTION
+#define NB_EV_KVM_LAST NB_EV_KVM_EXIT
 
 /* What the recording level did about a trap (NB_EV_TRAP's action field). */
 enum nb_trap_action {

@@ -341,6 +341,74 @@ static void test_fills_are_rewalked_over_modelled_tables(void **state)
 	nb_replay_free(t.r);
 }
 
+/* A GPT_WALK record in long mode (CR0.WP, EFER.NXE) from CR3 0x10000 down to level 1; ad: the
+ * A/D bits the walk set, packed as spt.h says. */
+static int64_t walk(struct trace *t, uint64_t gva, uint64_t l4, uint64_t l3, uint64_t l2, uint64_t l1,
+		    uint64_t ad)
+{
+	struct nb_trace_record rec = {.kind = NB_EV_GPT_WALK, .rec_level = 1, .guest_level = 2, .vm_id = 2,
+				      .addr = gva, .exit_code = 0x10000, .exit_info1 = l4, .exit_info2 = l3,
+				      .old_val = l2, .new_val = l1,
+				      .aux = 4 | 1 << 8 | (GPT_PAGING_LONG | 0x10 | 0x40) << 16 | ad << 24};
+
+	t->id++;
+	assert_int_equal(nb_replay_event(t->r, t->id, &rec), 0);
+	return t->id;
+}
+
+#define UPPER (PTE_P | PTE_W | PTE_U | PTE_A)
+#define AD_ALL_A_LEAF_D 0x57 /* A set at every level, D at level 1 */
+
+/* Walk records define the entries no trap showed: the fills after them are re-walked, and a later
+ * walk is checked against what earlier ones read. */
+static void test_walk_records_define_entries_and_fills_are_rewalked(void **state)
+{
+	struct trace t;
+	const struct nb_replay_stats *st;
+	int64_t first, bad;
+
+	(void)state;
+	t_init(&t);
+	first = walk(&t, 0x8000002000, 0x11000 | UPPER, 0x12000 | UPPER, 0x13000 | UPPER,
+		     0x40000 | UPPER | PTE_D, AD_ALL_A_LEAF_D);
+	fill(&t, 0x8000002000, PF_EC_U | PF_EC_W, 0x40000, 0, LEAF_RW);
+	walk(&t, 0x8000003000, 0x11000 | UPPER, 0x12000 | UPPER, 0x13000 | UPPER, 0x41000 | UPPER, 1);
+	fill(&t, 0x8000003000, PF_EC_U, 0x41000, 0, LEAF_RO);
+	expect_none(&t);
+	st = nb_replay_stats(t.r);
+	assert_int_equal(st->walks, 2);
+	assert_int_equal(st->walk_entries_checked, 3); /* the second walk's levels 4, 3 and 2 */
+	assert_int_equal(st->fills_walked, 2);
+	assert_int_equal(st->fills_unwalkable, 0);
+	assert_int_equal(st->fills_mode_unknown, 0);
+
+	/* A PDE that changed with no trace of a write: a mismatch naming the walk and the first
+	 * walk, which defined the entry. */
+	bad = walk(&t, 0x8000004000, 0x11000 | UPPER, 0x12000 | UPPER, 0x14000 | UPPER,
+		   0x42000 | UPPER, 1);
+	fill(&t, 0x8000004000, PF_EC_U, 0x42000, 0, LEAF_RO);
+	expect_one(&t, "walk-entry", bad, first);
+	assert_non_null(strstr(t.mis.m[0].detail, "level-2 entry at gpa 0x12000"));
+	nb_replay_free(t.r);
+
+	/* The walk says it set A in a PML4 entry the model holds with A set already. */
+	t_init(&t);
+	first = walk(&t, 0x8000002000, 0x11000 | UPPER, 0x12000 | UPPER, 0x13000 | UPPER,
+		     0x40000 | UPPER | PTE_D, AD_ALL_A_LEAF_D);
+	fill(&t, 0x8000002000, PF_EC_U | PF_EC_W, 0x40000, 0, LEAF_RW);
+	bad = walk(&t, 0x8000002000, 0x11000 | UPPER, 0x12000 | UPPER, 0x13000 | UPPER,
+		   0x40000 | UPPER | PTE_D, 1 << 6);
+	expect_one(&t, "walk-entry", bad, first);
+	nb_replay_free(t.r);
+
+	/* A fill the walk just before it contradicts. */
+	t_init(&t);
+	walk(&t, 0x8000002000, 0x11000 | UPPER, 0x12000 | UPPER, 0x13000 | UPPER, 0x40000 | UPPER, 0x55);
+	bad = fill(&t, 0x8000002000, PF_EC_U, 0x50000, 0, LEAF_RO);
+	expect_one(&t, "fill-walk", bad, 0);
+	nb_replay_free(t.r);
+}
+
 static void test_vms_are_replayed_apart(void **state)
 {
 	struct trace t;
@@ -494,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_cr3_switch_from_another_cr3_is_caught),
 		cmocka_unit_test(test_physical_map_and_rights_are_checked),
 		cmocka_unit_test(test_fills_are_rewalked_over_modelled_tables),
+		cmocka_unit_test(test_walk_records_define_entries_and_fills_are_rewalked),
 		cmocka_unit_test(test_vms_are_replayed_apart),
 		cmocka_unit_test(test_unpaged_cr3_switches_after_a_mode_change_hit),
 		cmocka_unit_test(test_unpaged_guest_contradicted_is_caught),

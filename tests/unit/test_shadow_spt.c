@@ -294,6 +294,43 @@ static void test_spt_fill_maps_guest_virtual_to_host_physical(void **state)
 	assert_int_equal(leaf(f, SPT_ROOT_USER, VA(1, 0, 0, 4)), 0);
 }
 
+/* The walk a fill was built from is recorded just before it: the entries as the walk left them,
+ * the CR3, the mode and the A/D bits the walk set (spt.h). */
+static void test_spt_fill_records_its_guest_walk(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t gva = VA(1, 0, 0, 1) + 0x123, ad_bits = 0; /* through a clean PTE, no A above */
+	const struct nb_trace_record *rec = &f->s->last[NB_EV_GPT_WALK];
+	struct gpt_walk before, after;
+	unsigned l;
+
+	assert_int_equal(gpt_walk(&sim_ops, f->s, &f->ctx.mode, gva, 0, 0, &before), 0);
+	assert_int_equal(fill(f, gva, PF_EC_U | PF_EC_W), SPT_FILLED);
+	assert_int_equal(gpt_walk(&sim_ops, f->s, &f->ctx.mode, gva, 0, 0, &after), 0);
+	assert_int_equal(f->s->traces[NB_EV_GPT_WALK], 1);
+	assert_int_equal(f->s->traces[NB_EV_SHADOW_FILL], 1);
+	assert_int_equal(rec->addr, gva);
+	assert_int_equal(rec->exit_code, 0x1000);
+	assert_int_equal(rec->exit_info1, after.entry[4]);
+	assert_int_equal(rec->exit_info2, after.entry[3]);
+	assert_int_equal(rec->old_val, after.entry[2]);
+	assert_int_equal(rec->new_val, after.entry[1]);
+	for (l = 1; l <= 4; l++) {
+		uint64_t set = after.entry[l] & ~before.entry[l];
+		ad_bits |= ((set & PTE_A ? 1ull : 0) | (set & PTE_D ? 2ull : 0)) << (2 * (l - 1));
+	}
+	assert_int_equal(ad_bits, 0x57); /* A at every level, and the write set D in the PTE */
+	assert_int_equal(rec->aux, 4 | 1 << 8 | (GPT_PAGING_LONG | (uint64_t)f->ctx.mode.cr0_wp << 4 |
+						  (uint64_t)f->ctx.mode.cr4_pse << 5 |
+						  (uint64_t)f->ctx.mode.efer_nxe << 6) << 16 | ad_bits << 24);
+
+	/* A second fill through the same entries: the walk sets nothing. */
+	assert_int_equal(fill(f, gva, PF_EC_U), SPT_FILLED);
+	assert_int_equal(f->s->traces[NB_EV_GPT_WALK], 2);
+	assert_int_equal(rec->aux >> 24, 0);
+	assert_int_equal(rec->new_val, after.entry[1]);
+}
+
 static void test_spt_clean_page_stays_read_only_until_written(void **state)
 {
 	struct fixture *f = *state;
@@ -1167,6 +1204,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_long, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_spt_fill_maps_guest_virtual_to_host_physical),
+		T(test_spt_fill_records_its_guest_walk),
 		T(test_spt_clean_page_stays_read_only_until_written),
 		T(test_spt_supervisor_page_never_reaches_the_user_root),
 		T(test_spt_kernel_root_follows_cr0_wp),
