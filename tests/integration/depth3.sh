@@ -54,4 +54,16 @@ run_nestbed d4 run "$NBVMM" --timeout 900 --memory 512M --module "nbvmm=$NBVMM,m
 	--module "nbvmm=$NBVMM,mem=64" --module "hello=$GUESTS/hello/hello.elf"
 check_eq "hello runs at depth 4" 0 "$status"
 check_match "hello's console comes out at level 4" '^\[L4\] hello from nestbed level 4 \(vm 4\)' "$TMP/d4.out"
+# Both styles in one stack: the level-2 nbvmm on virtual SVM, the level-3 nbvmm (offered no SVM
+# by a hypervisor that runs it with VMRUN) by trap-and-emulate, hello at depth 4.
+run_nestbed m4 run "$NBVMM" --db "$TMP/m4.db" --timeout 900 --memory 512M \
+	--module "nbvmm=$NBVMM,svm=1 mem=256" --module "nbvmm=$NBVMM,mem=64" --module "hello=$GUESTS/hello/hello.elf"
+check_eq "hello runs at depth 4 below a level-2 nbvmm on virtual SVM" 0 "$status"
+check_match "the level-2 nbvmm uses VMRUN, the level-3 one trap-and-emulate" \
+	'^\[L2\] nbvmm: level 2 runs level 3 with VMRUN and nested paging' "$TMP/m4.out"
+check_no_match "the level-3 nbvmm is not offered SVM by a hypervisor that runs it with VMRUN" \
+	'^\[L3\] nbvmm: level 3 runs level 4 with VMRUN' "$TMP/m4.out"
+check_match "hello's console comes out at level 4" '^\[L4\] hello from nestbed level 4 \(vm 4\)' "$TMP/m4.out"
+check_ge "the level-3 nbvmm's traps of hello reach L0 through three rings" 10 \
+	"$(sql "$TMP/m4.db" "select count(*) from events where rec_level = 3 and guest_level = 4 and kind = 1")"
 done_testing
