@@ -6,7 +6,7 @@ check_PROGRAMS += tests/unit/test_shadow_walk tests/unit/test_shadow_spt tests/u
 TESTS += tests/unit/test_shadow_walk tests/unit/test_shadow_spt tests/unit/test_shadow_vmcb \
 	tests/unit/test_shadow_svm_nested
 
-tests_unit_test_shadow_walk_SOURCES = tests/unit/test_shadow_walk.c
+tests_unit_test_shadow_walk_SOURCES = tests/unit/test_shadow_walk.c tests/unit/sim_mem.h
 tests_unit_test_shadow_walk_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_shadow_walk_LDADD = shadow/libnbshadow.la $(CMOCKA_LIBS)
 
@@ -18,7 +18,7 @@ tests_unit_test_shadow_vmcb_SOURCES = tests/unit/test_shadow_vmcb.c
 tests_unit_test_shadow_vmcb_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_shadow_vmcb_LDADD = $(CMOCKA_LIBS)
 
-tests_unit_test_shadow_svm_nested_SOURCES = tests/unit/test_shadow_svm_nested.c
+tests_unit_test_shadow_svm_nested_SOURCES = tests/unit/test_shadow_svm_nested.c tests/unit/sim_mem.h
 tests_unit_test_shadow_svm_nested_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_shadow_svm_nested_LDADD = shadow/libnbshadow.la $(CMOCKA_LIBS)
 

@@ -20,58 +20,7 @@
 
 #include "shadow/svm_nested.h"
 
-#define MEM_SIZE (1u << 20) /* simulated guest memory; addresses above it are "outside" */
-
-struct mem {
-	uint8_t bytes[MEM_SIZE];
-};
-
-static int mem_read(void *opaque, uint64_t gpa, void *buf, unsigned len)
-{
-	struct mem *m = opaque;
-
-	if (gpa >= MEM_SIZE || len > MEM_SIZE - gpa)
-		return -1;
-	memcpy(buf, m->bytes + gpa, len);
-	return 0;
-}
-
-static int mem_write(void *opaque, uint64_t gpa, const void *buf, unsigned len)
-{
-	struct mem *m = opaque;
-
-	if (gpa >= MEM_SIZE || len > MEM_SIZE - gpa)
-		return -1;
-	memcpy(m->bytes + gpa, buf, len);
-	return 0;
-}
-
-static const struct shadow_ops ops = { .read_gpa = mem_read, .write_gpa = mem_write };
-
-static void put64(struct mem *m, uint64_t gpa, uint64_t v)
-{
-	memcpy(m->bytes + gpa, &v, 8);
-}
-
-static uint64_t get64(const struct mem *m, uint64_t gpa)
-{
-	uint64_t v;
-
-	memcpy(&v, m->bytes + gpa, 8);
-	return v;
-}
-
-static int setup(void **state)
-{
-	*state = calloc(1, sizeof(struct mem));
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	free(*state);
-	return 0;
-}
+#include "tests/unit/sim_mem.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Consistency checks.
