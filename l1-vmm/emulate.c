@@ -49,8 +49,6 @@
 #define CR0_PE (1ull << 0)
 #define CR0_TS (1ull << 3)
 #define CR0_PG (1ull << 31)
-/* CR4 bits a guest may set (AMD APM vol. 2, 3.1.3): all defined ones but LA57. */
-#define CR4_VALID 0x370fffull
 #define CR4_PCIDE (1ull << 17)
 #define CR4_TSD (1ull << 2)
 
@@ -311,7 +309,7 @@ static int write_cr(struct emu *e, unsigned cr, uint64_t val)
 		spt_cr3_switch(&e->v->spt, val);
 		return 0;
 	case 4:
-		if (val & ~CR4_VALID)
+		if (val & ~NBVMM_CR4_VALID)
 			return -1;
 		old = s->cr4;
 		s->cr4 = val;

@@ -84,7 +84,7 @@ static void caps_of(const struct vcpu *v, struct svm_nested_caps *caps)
 	*caps = (struct svm_nested_caps){
 		.maxphyaddr = v->maxphyaddr,
 		.np = true,
-		.cr4_valid = 0x370fffull, /* as emulate.c's CR4_VALID: every defined bit but LA57 */
+		.cr4_valid = NBVMM_CR4_VALID,
 		.efer_valid = X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE | X86_EFER_SVME,
 	};
 }

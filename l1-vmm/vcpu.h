@@ -27,6 +27,9 @@
 #define X86_RFLAGS_RF 0x10000ull
 #define X86_RFLAGS_VM 0x20000ull
 #define X86_RFLAGS_AC 0x40000ull
+/* CR4 bits a guest may set (AMD APM vol. 2, 3.1.3): all defined ones but LA57. The same for a
+ * guest's CR4 and for a nested guest's in a VMCB (nested_svm.c). */
+#define NBVMM_CR4_VALID 0x370fffull
 /* The flags a deprivileged guest may really own; IF, IOPL, NT, RF, VM stay virtual. */
 #define X86_RFLAGS_GUEST_REAL (0xcd5ull | X86_RFLAGS_TF | X86_RFLAGS_DF | X86_RFLAGS_AC | (1ull << 21))
 
