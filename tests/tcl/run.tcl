@@ -182,11 +182,15 @@ test run-5.2 {with tracing on the guest's own records reach the store} -constrai
 	llength [$t events -kind GUEST -level 1]
 } -result 5 -cleanup { $t close; $m destroy }
 
+# The run loop drains the ring every 100 ms, so how many records a tick rescues depends on the
+# machine's speed: the test checks the accounting (stored + lost = written), not a count.
 test run-5.3 {records lost to a full ring are counted in the result} -constraints hello -body {
-	set m [nestbed::machine create -image $hello -options {records=500 flush=0} -ringsize 8K]
-	set r [$m run -timeout 30 -db $tmp/flood.db]
-	list [dict get $r status] [expr {[dict get $r lost] >= 400}]
-} -result {0 1} -cleanup { $m destroy }
+	set m [nestbed::machine create -image $hello -options {records=2000 flush=0} -ringsize 8K]
+	set r [$m run -timeout 60 -db $tmp/flood.db]
+	set t [nestbed::trace open $tmp/flood.db]
+	set stored [llength [$t events -kind GUEST -level 1]]
+	list [dict get $r status] [expr {[dict get $r lost] > 0}] [expr {$stored + [dict get $r lost]}]
+} -result {0 1 2000} -cleanup { $t close; $m destroy }
 
 test run-6.1 {memory the library refuses is a usage error at run time} -constraints hello -body {
 	set m [nestbed::machine create -image $hello -memory 1M]
