@@ -103,7 +103,8 @@ CREATE TABLE exit_codes (
 -- something else (a hypercall number, or unused)? Level 0 (the host) records every event at an
 -- exit KVM handed it, so at level 0 exit_code always names that exit, whatever the kind.
 -- Rows come from nb_event_kinds (tracer/names.c). Kinds 21-25 are KVM's own (level 0); 26,
--- GPT_WALK, is the guest walk behind the SHADOW_FILL that follows it, neither a trap nor an exit.
+-- GPT_WALK, is the guest walk behind the SHADOW_FILL that follows it, neither a trap nor an exit;
+-- 27, NPT_WRITE, a nested hypervisor's write to its nested page table, seen by the level below it.
 CREATE TABLE event_kinds (
 	kind INTEGER PRIMARY KEY,
 	name TEXT NOT NULL UNIQUE,

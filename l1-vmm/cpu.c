@@ -12,6 +12,7 @@
 #include "l1-vmm/exits.h"
 #include "l1-vmm/lapic.h"
 #include "l1-vmm/layout.h"
+#include "l1-vmm/page_alloc.h"
 #include "shadow/vmcb.h"
 
 #define MSR_STAR 0xc0000081
@@ -23,6 +24,8 @@
 #define CR4_OSXMMEXCPT (1ull << 10)
 
 extern const char nbvmm_trap_stubs[], nbvmm_wrmsr_safe_insn[], nbvmm_wrmsr_safe_fault[];
+
+uint64_t cpu_cr3;
 
 static struct x86_tss64 tss __attribute__((aligned(16)));
 static struct x86_idt_gate64 idt[256] __attribute__((aligned(16)));
@@ -43,6 +46,7 @@ void cpu_init(struct nbvmm_frame *guest_frame)
 	struct x86_desc_ptr idtr = {sizeof(idt) - 1, (uint64_t)idt};
 	int v;
 
+	cpu_cr3 = virt_to_phys(nbvmm_pml4); /* what boot.S loaded */
 	gdt[1] = 0x00af9a000000ffffull; /* ring-0 64-bit code */
 	gdt[2] = 0x00cf92000000ffffull; /* ring-0 data */
 	gdt_set_system(NBVMM_TSS / 8, (uint64_t)&tss, sizeof(tss) - 1, 0x9);
@@ -88,6 +92,12 @@ void cpu_init(struct nbvmm_frame *guest_frame)
 	uint64_t cr4;
 	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
 	__asm__ volatile("mov %0, %%cr4" ::"r"(cr4 | CR4_OSFXSR | CR4_OSXMMEXCPT));
+}
+
+void cpu_use_own_tables(void)
+{
+	if (cpu_cr3 != virt_to_phys(nbvmm_pml4))
+		cpu_write_cr3(virt_to_phys(nbvmm_pml4));
 }
 
 void cpu_set_guest_data_segment(uint16_t sel, const struct vmcb_seg *seg)

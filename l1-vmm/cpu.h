@@ -29,10 +29,20 @@ static inline uint64_t cpu_rdmsr(uint32_t msr)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/* What the CPU's CR3 holds (nbvmm writes it only through cpu_write_cr3): one CPU runs every
+ * vCPU, so "is this root loaded" is the CPU's question, not a vCPU's. */
+extern uint64_t cpu_cr3;
+
 static inline void cpu_write_cr3(uint64_t v)
 {
 	__asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory");
+	cpu_cr3 = v;
 }
+
+/* Before spt may free shadow roots (a mode change, a CR3 switch that evicts a cached root, a
+ * flush), nbvmm leaves them for its own tables: the CPU must never run on a freed, reused page.
+ * The next entry loads the right root again. */
+void cpu_use_own_tables(void);
 
 static inline uint64_t cpu_read_cr2(void)
 {

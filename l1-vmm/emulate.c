@@ -252,19 +252,6 @@ static int cpl0(struct emu *e)
 	return 0;
 }
 
-/* Before spt may free shadow roots (a mode change, a CR3 switch that evicts a cached root),
- * nbvmm leaves them for its own tables: the CPU must never run on a freed, reused page. The
- * next VMRUN loads the right root again. */
-static void leave_shadow_roots(struct vcpu *v)
-{
-	uint64_t own = virt_to_phys(nbvmm_pml4);
-
-	if (v->loaded_cr3 != own) {
-		cpu_write_cr3(own);
-		v->loaded_cr3 = own;
-	}
-}
-
 static void mode_changed(struct vcpu *v)
 {
 	v->tlb_gen++;
@@ -272,7 +259,7 @@ static void mode_changed(struct vcpu *v)
 	struct vmcb_save_area *s = &v->vmcb.save;
 
 	gpt_mode_from_regs(&m, s->cr0, s->cr3, s->cr4, s->efer, v->maxphyaddr);
-	leave_shadow_roots(v);
+	cpu_use_own_tables();
 	spt_set_mode(&v->spt, &m);
 }
 
@@ -305,7 +292,7 @@ static int write_cr(struct emu *e, unsigned cr, uint64_t val)
 		    (val & ~((1ull << e->v->maxphyaddr) - 1) & ~((s->cr4 & CR4_PCIDE) ? 1ull << 63 : 0)))
 			return -1;
 		s->cr3 = val;
-		leave_shadow_roots(e->v);
+		cpu_use_own_tables();
 		spt_cr3_switch(&e->v->spt, val);
 		return 0;
 	case 4:
@@ -390,7 +377,7 @@ static int wrmsr(struct emu *e, uint32_t msr, uint64_t val)
 	case MSR_EFER:
 		/* Setting an undefined bit is #GP; SVME exists (virtual SVM). LMA is read-only;
 		 * LME may not change while paging is on. */
-		if (val & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | (e->v->svm_engine ? 0 : EFER_SVME)))
+		if (val & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME))
 			return -1;
 		if ((s->cr0 & CR0_PG) && ((val ^ s->efer) & EFER_LME))
 			return -1;
@@ -1065,9 +1052,8 @@ static void emulate(struct emu *e)
 	case INSN_STGI:
 	case INSN_CLGI:
 	case INSN_INVLPGA:
-		/* SVM instructions: #UD without EFER.SVME, #GP(0) outside CPL 0 (APM vol. 3). A guest
-		 * nbvmm itself runs with VMRUN is offered no SVM. */
-		if (!(s->efer & EFER_SVME) || v->svm_engine) {
+		/* SVM instructions: #UD without EFER.SVME, #GP(0) outside CPL 0 (APM vol. 3). */
+		if (!(s->efer & EFER_SVME)) {
 			deliver_event(v, X86_VEC_UD, false, 0, 0);
 			return;
 		}

@@ -42,9 +42,12 @@ static void exit_pf(struct vcpu *v)
 		emulate_pt_write(v);
 		break;
 	case SPT_MMIO:
-		/* For a nested guest, no memory of its hypervisor's there: a nested page fault. */
+		/* For a nested guest, no memory of its hypervisor's there: a nested page fault. A
+		 * write to a nested page table nbvmm composes from: emulated and reported. */
 		if (v->parent)
 			nested_svm_npf(v, fault.gpa, access, false);
+		else if (nested_svm_npt_page(v, fault.gpa))
+			emulate_pt_write(v);
 		else
 			emulate_mmio(v, fault.gpa);
 		break;
@@ -114,24 +117,32 @@ void handle_exit(struct vcpu *v)
 		break;
 	/* The intercepts of the hardware VMRUN engine (svm_engine.c): the instruction is at RIP,
 	 * emulated as if it had trapped. */
+	/* These read or write what the CPU holds of the guest (FS, GS, TR, LDTR, the system-call
+	 * MSRs): VMRUN and VMSAVE copy it, VMLOAD replaces it, an MSR may be one of it. */
 	case SVM_EXIT_MSR:
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
 		svm_engine_sync_state(v);
 		emulate_trapped_insn(v);
 		break;
 	case SVM_EXIT_IOIO:
 	case SVM_EXIT_HLT:
 	case SVM_EXIT_INVD:
-	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMMCALL:
-	case SVM_EXIT_VMLOAD:
-	case SVM_EXIT_VMSAVE:
 	case SVM_EXIT_STGI:
 	case SVM_EXIT_CLGI:
+	case SVM_EXIT_INVLPGA:
 	case SVM_EXIT_SKINIT:
 		emulate_trapped_insn(v);
 		break;
 	case SVM_EXIT_NPF:
-		/* Nested paging maps all the guest's RAM: what faults is MMIO (its local APIC). */
+		/* Nested paging maps all the guest's RAM: what faults is MMIO (its local APIC), or a
+		 * write to a page nbvmm protected (a nested page table the guest gives its own guest). */
+		if (nested_svm_npt_page(v, v->vmcb.control.exit_info_2) && (v->vmcb.control.exit_info_1 & PF_EC_W)) {
+			emulate_pt_write(v);
+			break;
+		}
 		if (v->vmcb.control.exit_info_2 < v->mem_size) {
 			trace_exit(v, NB_ACT_STOPPED, 0, 0);
 			vcpu_shutdown(v, "nested page fault inside the guest's RAM");

@@ -58,7 +58,8 @@ static int ops_gpa_to_hpa(void *opaque, uint64_t gpa, uint64_t *hpa)
 	if (gpa >= v->mem_size)
 		return -SHADOW_EFAULT;
 	*hpa = v->mem_hpa + (gpa & ~0xfffull);
-	return 0;
+	/* A page of the nested page table this guest gives its own guest: its writes are seen. */
+	return nested_svm_npt_page(v, gpa) ? SHADOW_GPA_READONLY : 0;
 }
 
 static void *ops_alloc_page(void *opaque, uint64_t *hpa)
@@ -164,14 +165,15 @@ int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsig
 				return -SHADOW_EFAULT;
 			soft_tlb_insert(v, gva, acc, p, w.gpa);
 		}
-		if ((acc & GUEST_ACC_WRITE) && !spt_gpa_is_table(&v->spt, w.gpa)) {
+		if ((acc & GUEST_ACC_WRITE) && !spt_gpa_is_table(&v->spt, w.gpa) && !nested_svm_npt_page(v, w.gpa)) {
 			memcpy(p, b, chunk);
 		} else if (acc & GUEST_ACC_WRITE) {
 			uint64_t base = w.gpa & ~7ull, end = (w.gpa + chunk + 7) & ~7ull, q;
 			uint64_t old[2];
 
-			/* A guest page table: report each naturally aligned quadword the copy changes,
-			 * before and after, so the shadows derived from it stay true. */
+			/* A guest page table (or a nested one it gives its guest): report each naturally
+			 * aligned quadword the copy changes, before and after, so the shadows derived
+			 * from it stay true. */
 			for (q = base; q < end; q += 8) {
 				uint64_t lo = q < w.gpa ? w.gpa : q, hi = q + 8 > w.gpa + chunk ? w.gpa + chunk : q + 8;
 				uint64_t *word = guest_phys_ptr(v, q, 8);
@@ -179,7 +181,11 @@ int guest_virt_access(struct vcpu *v, uint64_t gva, void *buf, size_t len, unsig
 				old[0] = *word;
 				memcpy((uint8_t *)word + (lo - q), b + (lo - w.gpa), hi - lo);
 				old[1] = *word;
-				if (old[0] != old[1])
+				if (old[0] == old[1])
+					continue;
+				if (nested_svm_npt_page(v, q))
+					nested_svm_npt_write(v, q, old[0], old[1]);
+				else
 					spt_pt_write(&v->spt, q, old[0], old[1]);
 			}
 		} else {

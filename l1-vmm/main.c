@@ -6,6 +6,8 @@
  * Options (nbvmm's boot-info options): mem=SIZE_MIB for the guest's RAM (default: what is free
  * less a reserve for shadow tables), ring=KIB for the guest's trace ring (default 256),
  * timeout=SECONDS to stop a guest that runs longer (nbvmm's own timer; default none),
+ * svm=0 to run the guest by trap-and-emulate even where the CPU offers SVM (by default nbvmm
+ * then runs it with VMRUN and nested paging, svm_engine.c),
  * audit=1 to single-step the guest's kernel and record the sensitive instructions it ran
  * without trapping, faithful=1 to single-step the guest and emulate those instructions instead
  * (audit.c).
@@ -226,7 +228,7 @@ int nbvmm_main(struct nb_boot_info *bi)
 	/* Where the CPU offers SVM (an nbvmm above offers its virtual one), run the guest with
 	 * VMRUN and nested paging, unless svm=0 forces trap-and-emulate; the single-stepping modes
 	 * need trap-and-emulate. */
-	if (option_u64(bi, "svm", 0) && !v->audit && !v->faithful && svm_engine_init(v))
+	if (option_u64(bi, "svm", 1) && !v->audit && !v->faithful && svm_engine_init(v))
 		nb_printf("nbvmm: level %u runs level %u with VMRUN and nested paging\n", bi->level, v->level);
 	if (option_u64(bi, "timeout", 0) && bi->tsc_khz)
 		v->deadline_tsc = nb_rdtsc() + option_u64(bi, "timeout", 0) * bi->tsc_khz * 1000;

@@ -12,6 +12,7 @@
 #include "l1-vmm/layout.h"
 #include "l1-vmm/nested_svm.h"
 #include "l1-vmm/page_alloc.h"
+#include "l1-vmm/svm_engine.h"
 #include "l1-vmm/trace.h"
 #include "l1-vmm/vlapic.h"
 #include "nestbed/hypercall.h"
@@ -119,6 +120,88 @@ static struct {
 } npt_tlb[NPT_TLB_ENTRIES];
 static uint64_t npt_tlb_gen = 1;
 
+/*
+ * The nested page table's own pages, in the hypervisor's memory, once nbvmm has walked them:
+ * write-protected where the hypervisor runs (its shadow, or, under the VMRUN engine, its nested
+ * page table), so that each write it makes to them traps, is emulated, traced (NPT_WRITE) and
+ * drops what nbvmm derived from them (the NPT TLB above and the nested guest's shadow). A CPU may
+ * use cached translations until the hypervisor flushes (15.16), and nbvmm's flush rules alone
+ * keep the nested guest right; this makes the hypervisor's edits visible and takes effect at once.
+ * Bounded: past NPT_WP_PAGES pages, further ones are only flushed, not watched.
+ */
+#define NPT_WP_PAGES 256
+#define NPT_WP_SLOTS 512 /* open addressing, at most half full */
+static struct {
+	uint64_t page[NPT_WP_SLOTS]; /* gpa >> 12, plus 1 (0: empty) */
+	unsigned count;
+} npt_wp;
+
+static unsigned npt_wp_slot(uint64_t key)
+{
+	unsigned i = (unsigned)(key * 0x9e3779b97f4a7c15ull >> 55) % NPT_WP_SLOTS;
+
+	while (npt_wp.page[i] && npt_wp.page[i] != key)
+		i = (i + 1) % NPT_WP_SLOTS;
+	return i;
+}
+
+bool nested_svm_npt_page(const struct vcpu *v, uint64_t gpa)
+{
+	if (!npt_wp.count || v->parent)
+		return false;
+	return npt_wp.page[npt_wp_slot((gpa >> 12) + 1)] != 0;
+}
+
+static void npt_wp_add(struct vcpu *v, uint64_t table_gpa)
+{
+	uint64_t key = (table_gpa >> 12) + 1;
+	unsigned i;
+
+	if (npt_wp.count >= NPT_WP_PAGES || table_gpa >= v->mem_size)
+		return;
+	i = npt_wp_slot(key);
+	if (npt_wp.page[i])
+		return;
+	if (v->svm_engine) {
+		if (svm_engine_write_protect(v, table_gpa & ~0xfffull) < 0)
+			return;
+	}
+	npt_wp.page[i] = key;
+	npt_wp.count++;
+	/* From now on its physical map says read-only (guest_mem.c); no writable leaf is left. */
+	if (!v->svm_engine)
+		spt_write_protect_gpa(&v->spt, table_gpa);
+}
+
+/* The tables a nested walk read, from the top down to where it stopped. */
+static void npt_wp_walk(struct vcpu *v, const struct gpt_walk *w)
+{
+	unsigned l;
+
+	for (l = w->top_level; l >= w->leaf_level && l >= 1; l--)
+		if (w->entry_gpa[l])
+			npt_wp_add(v, w->entry_gpa[l]);
+}
+
+void nested_svm_npt_write(struct vcpu *v, uint64_t gpa, uint64_t old, uint64_t new_val)
+{
+	struct nb_trace_record rec = {0};
+
+	rec.kind = NB_EV_NPT_WRITE;
+	rec.addr = gpa;
+	rec.old_val = old;
+	rec.new_val = new_val;
+	rec.aux = v->level + 1;
+	trace_guest_event(v, &rec);
+	npt_tlb_gen++;
+	if (ns.spt_ready) {
+		/* Under the VMRUN engine the CPU may still be on the nested guest's shadow root. */
+		cpu_use_own_tables();
+		spt_zap_all(&ns.guest->spt);
+		ns.guest->tlb_gen++;
+	}
+}
+
 int nested_svm_npt_gpa(struct vcpu *g, uint64_t gpa, bool write, uint64_t *out, bool *writable)
 {
 	unsigned i = (unsigned)(gpa >> 12) % NPT_TLB_ENTRIES;
@@ -136,6 +219,7 @@ int nested_svm_npt_gpa(struct vcpu *g, uint64_t gpa, bool write, uint64_t *out, 
 	if (svm_npt_translate(&nbvmm_shadow_ops, v, g->ncr3, (ns.host.efer & X86_EFER_NXE) != 0, v->maxphyaddr, gpa,
 			      write ? PF_EC_W : 0, false, &w, &info1) != 0)
 		return -1;
+	npt_wp_walk(v, &w);
 	npt_tlb[i].page = gpa >> 12;
 	npt_tlb[i].hpage = w.gpa & ~0xfffull;
 	npt_tlb[i].writable = w.writable;
@@ -154,6 +238,12 @@ int nested_svm_npt_gpa(struct vcpu *g, uint64_t gpa, bool write, uint64_t *out, 
  * a new ASID, INVLPGA), and nbvmm's shadow is that TLB: dropped when TLB_CONTROL asks, when the
  * ASID or the nested page table changes, kept otherwise.
  */
+static bool same_paging(const struct gpt_mode *a, const struct gpt_mode *b)
+{
+	return a->paging == b->paging && a->cr3 == b->cr3 && a->cr0_wp == b->cr0_wp && a->cr4_pse == b->cr4_pse &&
+	       a->efer_nxe == b->efer_nxe && a->maxphyaddr == b->maxphyaddr;
+}
+
 static int nested_svm_load_paging(struct vcpu *g, const struct vmcb_control *c)
 {
 	struct gpt_mode mode;
@@ -174,6 +264,10 @@ static int nested_svm_load_paging(struct vcpu *g, const struct vmcb_control *c)
 	}
 	if (flush)
 		npt_tlb_gen++;
+	/* Under the VMRUN engine the CPU stays on the nested guest's shadow root while its
+	 * hypervisor runs: off it before spt may free it. */
+	if (g->parent->svm_engine && (flush || !same_paging(&mode, &g->spt.mode)))
+		cpu_use_own_tables();
 	if (spt_set_mode(&g->spt, &mode) < 0)
 		return -1;
 	if (flush)
@@ -278,7 +372,6 @@ int nested_svm_vmrun(struct vcpu *v, unsigned len)
 	g->ncr3 = vmcb12->control.nested_cr3;
 	g->gif = true;
 	g->stopped = false;
-	g->loaded_cr3 = 0; /* the real CR3 holds the hypervisor's shadow: load the guest's */
 	g->segs_dirty = true;
 	g->tlb_gen++;
 	g->lapic.int_shadow_step = false;
@@ -327,11 +420,13 @@ static void nested_svm_vmexit(struct vcpu *g, uint64_t code, uint64_t info1, uin
 	v->vmcb.save.dr7 = 0x400;
 	v->gif = false;
 	v->nested = NULL;
-	v->loaded_cr3 = 0;
 	v->segs_dirty = true;
 	v->tlb_gen++;
-	cpu_wrmsr(MSR_FS_BASE, v->vmcb.save.fs.base);
-	cpu_wrmsr(MSR_GS_BASE, v->vmcb.save.gs.base);
+	/* Under the VMRUN engine the hypervisor's VMLOAD loads them. */
+	if (!v->svm_engine) {
+		cpu_wrmsr(MSR_FS_BASE, v->vmcb.save.fs.base);
+		cpu_wrmsr(MSR_GS_BASE, v->vmcb.save.gs.base);
+	}
 }
 
 /* VMLOAD and VMSAVE (15.5.2): the state VMRUN and #VMEXIT leave alone, to and from a VMCB. */
@@ -342,8 +437,11 @@ int nested_svm_vmload(struct vcpu *v)
 	if ((v->vmcb.save.rax & 0xfff) || !(mem = guest_phys_ptr(v, v->vmcb.save.rax, sizeof(struct vmcb))))
 		return -1;
 	svm_vmload_fields(&v->vmcb.save, &mem->save);
-	cpu_wrmsr(MSR_FS_BASE, v->vmcb.save.fs.base);
-	cpu_wrmsr(MSR_GS_BASE, v->vmcb.save.gs.base);
+	/* Under the VMRUN engine the CPU gets them with the guest's next entry. */
+	if (!v->svm_engine) {
+		cpu_wrmsr(MSR_FS_BASE, v->vmcb.save.fs.base);
+		cpu_wrmsr(MSR_GS_BASE, v->vmcb.save.gs.base);
+	}
 	v->segs_dirty = true;
 	return 0;
 }
@@ -484,6 +582,8 @@ void nested_svm_npf(struct vcpu *g, uint64_t gpa, unsigned access, bool guest_ta
 
 	if (g->npt && svm_npt_translate(&nbvmm_shadow_ops, v, g->ncr3, (ns.host.efer & X86_EFER_NXE) != 0, v->maxphyaddr,
 					gpa, access, guest_table, &w, &info1) == SVM_NPT_FAULT) {
+		/* The tables the fault was found in: the hypervisor's fix will be seen. */
+		npt_wp_walk(v, &w);
 		nested_svm_vmexit(g, SVM_EXIT_NPF, info1, gpa, 0);
 		return;
 	}

@@ -54,4 +54,12 @@ void nested_svm_after_exit(struct vcpu *g);
  * nested page table to its hypervisor's guest-physical *out. 0, or -1 (not mapped). */
 int nested_svm_npt_gpa(struct vcpu *g, uint64_t gpa, bool write, uint64_t *out, bool *writable);
 
+/* Whether gpa, in the memory of hypervisor v, is a page of its nested page table nbvmm
+ * write-protected (it walked it): v's writes there are emulated and reported with
+ * nested_svm_npt_write instead of being done. */
+bool nested_svm_npt_page(const struct vcpu *v, uint64_t gpa);
+/* v wrote the nested-page-table entry at gpa (done): traced, and every translation nbvmm
+ * derived from the nested page table is dropped. */
+void nested_svm_npt_write(struct vcpu *v, uint64_t gpa, uint64_t old, uint64_t new_val);
+
 #endif

@@ -10,23 +10,31 @@
 
 #define MSR_EFER 0xc0000080
 #define MSR_VM_HSAVE_PA 0xc0010117
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
 /* Nested page-table entries: every nested access is a user access (APM vol. 2, 15.25.5), and
  * accessed and dirty are preset so the walker never writes them. */
 #define NPT_TABLE (PTE_P | PTE_W | PTE_U)
 #define NPT_LEAF_2M (PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | PTE_PS)
+#define NPT_LEAF_4K (PTE_P | PTE_W | PTE_U | PTE_A | PTE_D)
+#define NPT_ADDR 0x000ffffffffff000ull
 
 /*
  * What VMRUN and #VMEXIT leave alone (FS, GS, TR, LDTR, KernelGsBase and the system-call MSRs,
- * 15.5.2) stays the guest's in the CPU between its runs: nbvmm uses none of it itself (no
- * segment bases, no SYSCALL, no IST stacks), and every SVM instruction is a trap into the level
- * above here. So VMLOAD runs only when nbvmm changed the VMCB's copy, and VMSAVE only before
- * nbvmm reads it (an MSR exit); GIF, clear after each #VMEXIT, is set only when nbvmm wants an
- * interrupt of its own.
+ * 15.5.2) stays the guest's in the CPU between its runs: nbvmm uses none of it itself while it
+ * runs guests with VMRUN (no segment bases, no SYSCALL, no IST stacks), and every SVM instruction
+ * is a trap into the level above here. So VMLOAD runs only when the CPU holds someone else's
+ * state or nbvmm changed the VMCB's copy, and VMSAVE only before nbvmm reads it (an MSR exit);
+ * GIF, clear after each #VMEXIT, is set only when nbvmm wants an interrupt of its own.
+ *
+ * A guest run with VMRUN may be a hypervisor too: nbvmm runs its nested guest by
+ * trap-and-emulate (nested_svm.c), and that needs nbvmm's own TR (the ring-3 trap stack), its
+ * SYSCALL trap in LSTAR and GIF set. svm_engine_leave puts them back, from the copy VMSAVE took
+ * of nbvmm's own state at set-up.
  */
-static bool guest_state_in_cpu, vmcb_copy_stale;
-/* Every port and every MSR intercepted: the guest's devices and MSRs are nbvmm's emulation.
- * (All from nbvmm's free pages, not its image, so that a level that does not use SVM stays
- * small.) */
+static struct vcpu *state_in_cpu; /* whose VMLOAD state the CPU holds; NULL: nbvmm's own */
+static bool vmcb_copy_stale, vmcb_copy_changed, gif_clear;
+static uint64_t own_state_pa;
 static uint64_t iopm_pa, msrpm_pa;
 
 /* entry.S: load the guest's general registers from f, VMRUN, store them back. */
@@ -73,21 +81,25 @@ bool svm_engine_init(struct vcpu *v)
 	if (nbvmm_wrmsr_safe(MSR_EFER, efer | X86_EFER_SVME) < 0)
 		return false;
 	hsave = page_alloc();
+	own_state_pa = page_alloc();
 	iopm_pa = page_alloc_range(SVM_IOPM_SIZE, 4096);
 	msrpm_pa = page_alloc_range(SVM_MSRPM_SIZE, 4096);
-	if (!hsave || !iopm_pa || !msrpm_pa || nbvmm_wrmsr_safe(MSR_VM_HSAVE_PA, hsave) < 0 ||
+	if (!hsave || !own_state_pa || !iopm_pa || !msrpm_pa || nbvmm_wrmsr_safe(MSR_VM_HSAVE_PA, hsave) < 0 ||
 	    !(ncr3 = build_nested_page_table(v))) {
 		nbvmm_wrmsr_safe(MSR_EFER, efer);
 		return false;
 	}
+	__asm__ volatile("vmsave %%rax" ::"a"(own_state_pa) : "memory");
 	memset(phys_to_virt(iopm_pa), 0xff, SVM_IOPM_SIZE);
 	memset(phys_to_virt(msrpm_pa), 0xff, SVM_MSRPM_SIZE);
 	c->intercept_exceptions = 0; /* the guest's exceptions are its own, through its IDT */
 	c->intercept_misc1 = VMCB_CTRL_INTERCEPT_MISC1_INTR | VMCB_CTRL_INTERCEPT_MISC1_NMI |
 			     VMCB_CTRL_INTERCEPT_MISC1_SHUTDOWN | VMCB_CTRL_INTERCEPT_MISC1_HLT |
 			     VMCB_CTRL_INTERCEPT_MISC1_IOIO_PROT | VMCB_CTRL_INTERCEPT_MISC1_MSR_PROT |
-			     VMCB_CTRL_INTERCEPT_MISC1_INVD;
-	/* The guest is offered no SVM: each of its SVM instructions exits, to be #UD. */
+			     VMCB_CTRL_INTERCEPT_MISC1_INVD | VMCB_CTRL_INTERCEPT_MISC1_INVLPGA;
+	/* The guest's SVM instructions are nbvmm's to emulate: it offers the guest virtual SVM, as
+	 * to a guest it runs by trap-and-emulate (nested_svm.c). VMRUN must be intercepted
+	 * anyway (15.5.1). */
 	c->intercept_misc2 = VMCB_CTRL_INTERCEPT_MISC2_VMRUN | VMCB_CTRL_INTERCEPT_MISC2_VMMCALL |
 			     VMCB_CTRL_INTERCEPT_MISC2_VMLOAD | VMCB_CTRL_INTERCEPT_MISC2_VMSAVE |
 			     VMCB_CTRL_INTERCEPT_MISC2_STGI | VMCB_CTRL_INTERCEPT_MISC2_CLGI |
@@ -128,17 +140,20 @@ static void request_interrupt_window(struct vcpu *v)
 void svm_engine_run(struct vcpu *v)
 {
 	struct vmcb_save_area *s = &v->vmcb.save;
+	uint64_t guest_svme = s->efer & X86_EFER_SVME;
 
 	request_interrupt_window(v);
-	/* The CPU requires EFER.SVME in the guest's state (15.5.1); the guest never sees it. */
+	/* The CPU requires EFER.SVME in the guest's state (15.5.1); the guest sees its own. */
 	s->efer |= X86_EFER_SVME;
-	if (!guest_state_in_cpu) {
+	if (state_in_cpu != v || vmcb_copy_changed) {
 		__asm__ volatile("vmload %%rax" ::"a"(virt_to_phys(&v->vmcb)) : "memory");
-		guest_state_in_cpu = true;
+		state_in_cpu = v;
+		vmcb_copy_changed = false;
 	}
 	nbvmm_svm_world_switch(v->frame, virt_to_phys(&v->vmcb));
 	vmcb_copy_stale = true;
-	s->efer &= ~X86_EFER_SVME;
+	gif_clear = true;
+	s->efer = (s->efer & ~X86_EFER_SVME) | guest_svme;
 	v->vmcb.control.tlb_ctl = VMCB_TLB_CONTROL_DO_NOTHING;
 	v->exits++;
 	/* The guest changed its tables and paging mode unseen: nbvmm's own walks (the emulator,
@@ -149,14 +164,63 @@ void svm_engine_run(struct vcpu *v)
 
 void svm_engine_sync_state(struct vcpu *v)
 {
-	if (vmcb_copy_stale)
+	if (state_in_cpu == v && vmcb_copy_stale)
 		__asm__ volatile("vmsave %%rax" ::"a"(virt_to_phys(&v->vmcb)) : "memory");
 	vmcb_copy_stale = false;
 	/* nbvmm may change it now: the next entry loads it again. */
-	guest_state_in_cpu = false;
+	vmcb_copy_changed = true;
 }
 
 void svm_engine_allow_interrupts(void)
 {
 	__asm__ volatile("stgi" ::: "memory");
+	gif_clear = false;
+}
+
+int svm_engine_write_protect(struct vcpu *v, uint64_t gpa)
+{
+	const uint64_t *l4 = phys_to_virt(v->vmcb.control.nested_cr3 & NPT_ADDR);
+	const uint64_t *l3 = phys_to_virt(l4[0] & NPT_ADDR);
+	uint64_t *l2, *l1;
+	unsigned i;
+
+	if (gpa >= v->mem_size)
+		return -1;
+	l2 = phys_to_virt(l3[gpa >> 30] & NPT_ADDR);
+	i = (unsigned)(gpa >> 21) & 511;
+	if (l2[i] & PTE_PS) {
+		/* Its 2 MiB page becomes 512 small ones, so that one can be read-only. */
+		uint64_t pt = page_alloc(), base = l2[i] & 0x000fffffffe00000ull;
+		unsigned k;
+
+		if (!pt)
+			return -1;
+		l1 = phys_to_virt(pt);
+		for (k = 0; k < 512; k++)
+			l1[k] = (base + ((uint64_t)k << 12)) | NPT_LEAF_4K;
+		l2[i] = pt | NPT_TABLE;
+	}
+	l1 = phys_to_virt(l2[i] & NPT_ADDR);
+	l1[(gpa >> 12) & 511] &= ~PTE_W;
+	v->vmcb.control.tlb_ctl = VMCB_TLB_CONTROL_FLUSH_ASID;
+	return 0;
+}
+
+void svm_engine_leave(struct vcpu *next)
+{
+	const struct vmcb *own = phys_to_virt(own_state_pa);
+
+	if (state_in_cpu) {
+		svm_engine_sync_state(state_in_cpu);
+		__asm__ volatile("vmload %%rax" ::"a"(own_state_pa) : "memory");
+		state_in_cpu = NULL;
+		/* The next guest's own segment bases, which its ring-3 code uses for real (each
+		 * WRMSR is a trap into the level above: only when they differ). */
+		if (next->vmcb.save.fs.base != own->save.fs.base)
+			cpu_wrmsr(MSR_FS_BASE, next->vmcb.save.fs.base);
+		if (next->vmcb.save.gs.base != own->save.gs.base)
+			cpu_wrmsr(MSR_GS_BASE, next->vmcb.save.gs.base);
+	}
+	if (gif_clear)
+		svm_engine_allow_interrupts();
 }

@@ -5,7 +5,8 @@
  * of the guest's RAM, instead of deprivileging it by trap-and-emulate. The guest's page tables
  * are then its own business; nbvmm sees only the exits it intercepts (port I/O, MSRs, HLT,
  * shutdown, its own timer, and nested page faults on the local APIC page), and handles them with
- * the same emulator as before.
+ * the same emulator as before. The guest is offered virtual SVM in turn (nested_svm.c): a
+ * hypervisor at every level runs its guest with VMRUN.
  */
 #ifndef NBVMM_SVM_ENGINE_H
 #define NBVMM_SVM_ENGINE_H
@@ -25,5 +26,13 @@ void svm_engine_run(struct vcpu *v);
 void svm_engine_sync_state(struct vcpu *v);
 /* Sets GIF (clear since the last #VMEXIT) so that nbvmm's own interrupts can come in. */
 void svm_engine_allow_interrupts(void);
+/* Before nbvmm runs next, a vCPU of its own, by trap-and-emulate (the nested guest of a guest it
+ * runs with VMRUN): nbvmm's own TR, LDTR and system-call MSRs back in the CPU (the guest's saved
+ * into its VMCB), next's FS and GS bases, GIF set. Nothing to do when no VMRUN ran since. */
+void svm_engine_leave(struct vcpu *next);
+/* Makes guest-physical page gpa of v read-only in its nested page table (a write there is then
+ * a nested page fault nbvmm emulates). 0, or -1 (outside its RAM, or no memory to split a large
+ * page). */
+int svm_engine_write_protect(struct vcpu *v, uint64_t gpa);
 
 #endif

@@ -55,7 +55,6 @@ struct vcpu {
 	struct spt_ctx spt;
 	uint64_t mem_hpa;          /* the guest's RAM: guest-physical [0, mem_size) is here */
 	uint64_t mem_size;
-	uint64_t loaded_cr3;       /* the shadow root in the real CR3 */
 	uint32_t level;            /* the guest's level (nbvmm's own + 1) */
 	uint32_t vm_id;
 	uint64_t dr[8];            /* debug registers (recorded, not acted on) */

@@ -44,6 +44,9 @@ void vcpu_run(struct vcpu *v)
 		svm_engine_run(v);
 		return;
 	}
+	/* The nested guest of a hypervisor nbvmm runs with VMRUN: nbvmm's own CPU state first. */
+	if (v->parent && v->parent->svm_engine)
+		svm_engine_leave(v);
 	root = spt_root_hpa(&v->spt, s->cpl == 3 ? SPT_ROOT_USER : SPT_ROOT_KERNEL);
 	f->rip = s->rip;
 	f->rsp = s->rsp;
@@ -74,10 +77,8 @@ void vcpu_run(struct vcpu *v)
 		f->cs = NBVMM_USER_CS32;
 		f->ss = NBVMM_USER_GSS;
 	}
-	if (root != v->loaded_cr3 || spt_take_tlb_flush(&v->spt)) {
+	if (root != cpu_cr3 || spt_take_tlb_flush(&v->spt))
 		cpu_write_cr3(root);
-		v->loaded_cr3 = root;
-	}
 
 	nbvmm_world_switch(f);
 

@@ -269,6 +269,14 @@ bool spt_gpa_is_table(const struct spt_ctx *ctx, uint64_t gpa)
 	return ctx->ops->gpa_to_hpa(ctx->opaque, gpa, &hpa) >= 0 && spt_frame_is_table(ctx, hpa & ~0xfffull);
 }
 
+void spt_write_protect_gpa(struct spt_ctx *ctx, uint64_t gpa)
+{
+	uint64_t hpa;
+
+	if (ctx->ops->gpa_to_hpa(ctx->opaque, gpa & ~0xfffull, &hpa) >= 0)
+		spt_write_protect(ctx, hpa & ~0xfffull, gpa);
+}
+
 /* ---- shadow pages ------------------------------------------------------------------------ */
 
 /* A new, empty shadow page at `level` mapping from va48, derived from the guest table at src_gpa

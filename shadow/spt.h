@@ -167,6 +167,13 @@ unsigned spt_pt_write(struct spt_ctx *ctx, uint64_t gpa, uint64_t old, uint64_t 
  * a write the hypervisor makes there on the guest's behalf must be reported (spt_pt_write). */
 bool spt_gpa_is_table(const struct spt_ctx *ctx, uint64_t gpa);
 
+/* The guest frame at gpa holds something else the caller must see written (a nested page table
+ * that another guest's shadow is composed from): every writable shadow leaf that maps it loses W
+ * now (traced as a SHADOW_ZAP, SPT_ZAP_WRPROT). The caller's physical map must say
+ * SHADOW_GPA_READONLY for the frame from then on, so that no later fill grants W and a write
+ * there is SPT_MMIO, the caller's to emulate. */
+void spt_write_protect_gpa(struct spt_ctx *ctx, uint64_t gpa);
+
 /* INVLPG gva: drops the shadow translation of gva (of the whole guest page, when it is a large
  * one) in every cached root. */
 void spt_invlpg(struct spt_ctx *ctx, uint64_t gva);

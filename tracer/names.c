@@ -31,6 +31,8 @@ const struct nb_event_kind_info nb_event_kinds[] = {
 	[NB_EV_KVM_EXIT] = { "KVM_EXIT", 0, "a hardware exit of L1 into KVM (tracefs): exit_code = KVM's exit reason" },
 	[NB_EV_GPT_WALK] = { "GPT_WALK", 0, "the guest walk of the next SHADOW_FILL: addr = gva, exit_code = CR3, "
 					    "exit_info1/exit_info2/old_val/new_val = entries at levels 4/3/2/1" },
+	[NB_EV_NPT_WRITE] = { "NPT_WRITE", 0, "a nested hypervisor's write to its nested page table: addr = entry gpa, "
+					      "old_val/new_val, aux = the nested guest's level" },
 };
 _Static_assert(sizeof(nb_event_kinds) / sizeof(nb_event_kinds[0]) == NB_EV_KIND_COUNT,
 	       "every enum nb_event_kind value has a name in nb_event_kinds");

@@ -75,6 +75,9 @@ enum nb_event_kind {
 				  * exit_code = guest CR3, exit_info1, exit_info2, old_val, new_val = the
 				  * entries at levels 4, 3, 2, 1 after the walk (0: not read), aux = top
 				  * level | leaf level << 8 | mode << 16 | A/D set << 24 (shadow/spt.h) */
+	NB_EV_NPT_WRITE = 27,    /* a write of a nested hypervisor to its nested page table (guest_level = the
+				  * hypervisor's): addr = gpa of the entry, old/new values, aux = the level
+				  * of the nested guest whose translations it changes */
 	NB_EV_KIND_COUNT
 };
 

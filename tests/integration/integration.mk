@@ -3,5 +3,5 @@ TESTS += tests/integration/cli_errors.sh tests/integration/run_hello.sh tests/in
 	tests/integration/misbehave.sh \
 	tests/integration/depth2.sh tests/integration/hostile.sh tests/integration/fidelity.sh \
 	tests/integration/depth3.sh tests/integration/probes.sh tests/integration/report.sh \
-	tests/integration/svmtest.sh tests/integration/replay.sh
+	tests/integration/svmtest.sh tests/integration/depth5.sh tests/integration/replay.sh
 EXTRA_DIST += tests/integration/tap.sh $(filter tests/integration/%.sh,$(TESTS))

@@ -48,6 +48,13 @@ check_ge "the trace has the exits reflected to svmtest, handled at level 2" 10 \
 	"$(sql "$db" "SELECT count(*) FROM events WHERE kind = 2 AND rec_level = 1 AND guest_level = 3 AND aux = 2")"
 check_eq "the trace has the three VMCBs refused with VMEXIT_INVALID" 3 \
 	"$(sql "$db" "SELECT count(*) FROM events WHERE kind = 2 AND rec_level = 1 AND exit_code = -1")"
+# svmtest edits its nested page table after each nested page fault (maps the hole, makes the
+# read-only page writable): nbvmm, which walked those tables, write-protected them, so both
+# edits trap and are recorded as NPT_WRITE, at svmtest's level, about its guest (level 3).
+check_ge "svmtest's two edits of its nested page table are traced as NPT_WRITE" 2 \
+	"$(sql "$db" "SELECT count(*) FROM v_events WHERE kind = 'NPT_WRITE' AND rec_level = 1 AND guest_level = 2 AND aux = 3 AND old_val != new_val")"
+check_ge "one of them makes the read-only page writable (only W changes)" 1 \
+	"$(sql "$db" "SELECT count(*) FROM events WHERE kind = 27 AND rec_level = 1 AND (old_val | 2) = new_val AND old_val & 1")"
 for exit in CPUID HLT IOIO MSR VMMCALL NPF; do
 	check_ge "a reflected $exit exit is named in v_events" 1 \
 		"$(sql "$db" "SELECT count(*) FROM v_events WHERE kind = 'EXIT_REFLECTED' AND exit_name = '$exit'")"

@@ -38,6 +38,7 @@ struct sim {
 	uint8_t hmem[G_FRAMES][4096]; /* host frames backing guest RAM */
 	int gmap[G_FRAMES];           /* gpa frame -> host frame, -1 for a hole */
 	unsigned window;              /* if not 0: gpa frames window..window+7 -> the last 8 */
+	bool readonly[G_FRAMES];      /* gpa frames the physical map lets nobody write */
 	void *spage[MAX_SPAGES];
 	unsigned live, budget;
 	unsigned traces[NB_EV_KIND_COUNT];
@@ -82,7 +83,7 @@ static int sim_gpa_to_hpa(void *opaque, uint64_t gpa, uint64_t *hpa)
 	if (h < 0)
 		return -1;
 	*hpa = H_GUEST_BASE + (uint64_t)h * 4096;
-	return 0;
+	return gpa >> 12 < G_FRAMES && ((const struct sim *)opaque)->readonly[gpa >> 12] ? SHADOW_GPA_READONLY : 0;
 }
 
 static void *sim_alloc(void *opaque, uint64_t *hpa)
@@ -420,6 +421,46 @@ static void test_spt_page_table_frames_are_write_protected(void **state)
 	assert_int_equal(f->s->last[NB_EV_SHADOW_ZAP].old_val, SPT_ZAP_WRPROT);
 	assert_int_equal(f->s->last[NB_EV_SHADOW_ZAP].addr, 0xd000);
 	assert_int_equal(spt_fill(&f->ctx, data, PF_EC_U | PF_EC_W, &fault), SPT_PT_WRITE);
+}
+
+/* A frame that is not the guest's table but must be seen written (a nested page table nbvmm
+ * composes into its nested guest's shadow): every writable leaf mapping it, through any alias,
+ * loses W at once; with the physical map saying read-only, reads still fill and writes are MMIO
+ * for the caller to emulate. */
+static void test_spt_write_protect_gpa_drops_w_from_every_alias(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t data = VA(1, 0, 0, 0) + 0x18, alias = VA(1, 0, 2, 8) + 0x18;
+	struct spt_fault fault;
+
+	assert_int_equal(fill(f, data, PF_EC_U | PF_EC_W), SPT_FILLED);
+	assert_int_equal(fill(f, alias, PF_EC_W), SPT_FILLED); /* the 2 MiB page at 0: frame 8 again */
+	assert_true(leaf(f, SPT_ROOT_USER, data) & PTE_W);
+	assert_true(leaf(f, SPT_ROOT_KERNEL, alias) & PTE_W);
+	spt_take_tlb_flush(&f->ctx);
+
+	f->s->readonly[8] = true;
+	spt_write_protect_gpa(&f->ctx, 0x8000);
+	assert_false(leaf(f, SPT_ROOT_USER, data) & PTE_W);
+	assert_false(leaf(f, SPT_ROOT_KERNEL, alias) & PTE_W);
+	assert_true(leaf(f, SPT_ROOT_USER, data) & PTE_P);
+	assert_true(spt_take_tlb_flush(&f->ctx));
+	assert_int_equal(f->s->last[NB_EV_SHADOW_ZAP].old_val, SPT_ZAP_WRPROT);
+	assert_int_equal(f->s->last[NB_EV_SHADOW_ZAP].addr, 0x8000);
+	assert_int_equal(f->s->last[NB_EV_SHADOW_ZAP].aux, 2);
+
+	/* A write is now the caller's to emulate; a read maps the frame read-only. */
+	assert_int_equal(spt_fill(&f->ctx, data, PF_EC_U | PF_EC_W, &fault), SPT_MMIO);
+	assert_int_equal(fault.gpa, 0x8018);
+	spt_invlpg(&f->ctx, data);
+	assert_int_equal(fill(f, data, PF_EC_U), SPT_FILLED);
+	assert_false(leaf(f, SPT_ROOT_USER, data) & PTE_W);
+	/* Another frame is untouched; a frame nobody maps writable is a no-op. */
+	assert_int_equal(fill(f, VA(1, 0, 1, 0), PF_EC_U | PF_EC_W), SPT_FILLED);
+	assert_true(leaf(f, SPT_ROOT_USER, VA(1, 0, 1, 0)) & PTE_W);
+	spt_take_tlb_flush(&f->ctx);
+	spt_write_protect_gpa(&f->ctx, 0x20000);
+	assert_false(spt_take_tlb_flush(&f->ctx));
 }
 
 static void test_spt_pt_write_drops_exactly_the_derived_entries(void **state)
@@ -1210,6 +1251,7 @@ int main(void)
 		T(test_spt_kernel_root_follows_cr0_wp),
 		T(test_spt_no_execute_is_copied),
 		T(test_spt_page_table_frames_are_write_protected),
+		T(test_spt_write_protect_gpa_drops_w_from_every_alias),
 		T(test_spt_pt_write_drops_exactly_the_derived_entries),
 		T(test_spt_invlpg_drops_the_whole_guest_page),
 		T(test_spt_address_outside_guest_memory_is_mmio),
