@@ -4,19 +4,25 @@
 # traps each level took (level-0 exits to L0, then each nbvmm's traps, so that exit multiplication
 # shows), what the guest's own hypervisor did for it (shadow fills, page-table writes it emulated),
 # and the wall time against depth 1; then whether the guest printed the same lines at every depth.
-# Depths the build cannot run are listed as skipped, with the reason.
+# Depths the build cannot run are listed as skipped, with the reason. -style picks the recursion
+# style of every nbvmm below level 1: svm (nbvmm's default: VMRUN on the SVM the level above
+# offers), tande (svm=0: trap-and-emulate), or both (depths 3 and deeper run once in each).
 #
-# usage: tclsh tcl-scripts/scenarios/depths.tcl ?-max N? ?-guests LIST? ?-memory SIZE? ?-timeout S? ?-db PATH?
+# usage: tclsh tcl-scripts/scenarios/depths.tcl ?-max N? ?-guests LIST? ?-style svm|tande|both?
+#            ?-memory SIZE? ?-timeout S? ?-db PATH?
 source [file join [file dirname [info script]] common.tcl]
 
 # What one run took (hello / ptest) on the 2-CPU KVM host this was written on, other jobs running,
 # to say before a long one. The whole default run (depths 1 to 4) took 7 minutes there.
 set expected {1 {0.1 s / 0.2 s} 2 {2 s / 5 s} 3 {12 s / 36 s} 4 {41 s / 5.5 min} 5 {14 min / not measured (much longer)}}
 
-set opts [scenario::options {-max 4 -guests {{hello records=100} ptest} -memory 64M -timeout 3600 -db nestbed-depths.db} \
-	"usage: tclsh [info script] ?-max N? ?-guests LIST? ?-memory SIZE? ?-timeout S? ?-db PATH?
+set opts [scenario::options {-max 4 -guests {{hello records=100} ptest} -style svm -memory 64M -timeout 3600
+	-db nestbed-depths.db} \
+	"usage: tclsh [info script] ?-max N? ?-guests LIST? ?-style svm|tande|both? ?-memory SIZE? ?-timeout S? ?-db PATH?
   -max N          deepest depth to run, 1 to 5 (default 4: depth 5 takes long, see below)
   -guests LIST    the guests, each NAME or {NAME OPTIONS} (default {{hello records=100} ptest})
+  -style S        how each nbvmm below level 1 runs its guest: svm (default: with VMRUN on the
+                  virtual SVM of the level above), tande (svm=0: trap-and-emulate), or both
   -memory SIZE    the guest's memory at every depth (default 64M); each hypervisor gets 64M more
   -timeout S      the limit for each run, in seconds (default 3600)
   -db PATH        the trace database (default ./nestbed-depths.db)
@@ -29,18 +35,30 @@ if {![string is integer -strict $max] || $max < 1 || $max > 5} {
 	puts stderr "depths: -max '$max': must be 1 to 5"
 	exit 2
 }
+if {![dict exists {svm 1 tande 1 both 1} [dict get $opts -style]]} {
+	puts stderr "depths: -style '[dict get $opts -style]': must be svm, tande or both"
+	exit 2
+}
+set styles [dict get {svm svm tande tande both {svm tande}} [dict get $opts -style]]
 
 # The machine that runs `guest` at `depth`: the guest itself at depth 1; else nbvmm (the package
-# fills it in for a node with -guests) running the machine one level shallower. The guest gets
-# the same memory at every depth, each hypervisor 64M more for itself and its shadow tables.
-proc machine_args {depth guest options memory} {
+# fills it in for a node with -guests) running the machine one level shallower, with svm=0 in
+# style tande. The guest gets the same memory at every depth, each hypervisor 64M more for itself
+# and its shadow tables.
+proc machine_args {depth guest options memory style} {
 	set node [list -image $guest -options $options -memory $memory]
 	set mib [MiB $memory]
 	for {set d $depth} {$d > 1} {incr d -1} {
 		incr mib 64
-		set node [list -guests [list $node] -memory ${mib}M]
+		set node [list -guests [list $node] -memory ${mib}M {*}[expr {$style eq "tande" ? {-options svm=0} : {}}]]
 	}
 	return $node
+}
+
+# The styles a depth runs in: L1 has no SVM to use (KVM offers none here), so depth 2 is
+# trap-and-emulate whatever is asked; depth 1 has no hypervisor of nestbed's.
+proc depth_styles {depth styles} {
+	expr {$depth == 1 ? "-" : $depth == 2 ? "tande" : $styles}
 }
 
 proc MiB {size} {
@@ -112,31 +130,37 @@ try {
 		lassign $spec name options
 		set guest [nestbed::image $name]
 		set statuses {}
+		set ran {}
 		for {set depth 1} {$depth <= $deepest} {incr depth} {
-			set m [nestbed::machine create {*}[machine_args $depth $guest $options [dict get $opts -memory]]]
-			set r [$m run -timeout [dict get $opts -timeout] -db [dict get $opts -db]]
-			$m destroy
-			set run [dict get $r run_id]
-			set t [nestbed::trace open [dict get $r db]]
-			set traps [traps_by_level $t $run]
-			set k [hypervisor_kinds $t $run $depth]
-			# What the guest printed, whichever level it ran at (each nbvmm's own lines are at its level).
-			set lines($depth) [lmap c [$t console -run $run -level $depth] {dict get $c line}]
-			$t close
-			if {$depth == 1} {
-				set base [dict get $r wall]
+			foreach style [depth_styles $depth $styles] {
+				set m [nestbed::machine create {*}[machine_args $depth $guest $options [dict get $opts -memory] $style]]
+				set r [$m run -timeout [dict get $opts -timeout] -db [dict get $opts -db]]
+				$m destroy
+				set run [dict get $r run_id]
+				set t [nestbed::trace open [dict get $r db]]
+				set traps [traps_by_level $t $run]
+				set k [hypervisor_kinds $t $run $depth]
+				# What the guest printed, whichever level it ran at (each nbvmm's own lines are at its level).
+				set lines($depth,$style) [lmap c [$t console -run $run -level $depth] {dict get $c line}]
+				$t close
+				if {$depth == 1} {
+					set base [dict get $r wall]
+				}
+				lappend statuses [dict get $r status]
+				lappend ran [list $depth $style]
+				lappend runs [dict create name $name depth $depth style $style r $r traps $traps kinds $k \
+					slowdown [expr {[dict get $r wall] / $base}]]
 			}
-			lappend statuses [dict get $r status]
-			lappend runs [dict create name $name depth $depth r $r traps $traps kinds $k \
-				slowdown [expr {[dict get $r wall] / $base}]]
 		}
 		if {[llength [lsort -unique $statuses]] > 1} {
 			set faithful 0
 			lappend verdicts "  $name: exit statuses differ by depth: $statuses"
 		}
-		for {set depth 2} {$depth <= $deepest} {incr depth} {
-			lassign [compare_lines $lines(1) $lines($depth) 1 $depth] said shown
-			lappend verdicts "  $name, depth $depth against depth 1: $said ([llength $lines($depth)] lines)" {*}$shown
+		foreach ds [lrange $ran 1 end] {
+			lassign $ds depth style
+			lassign [compare_lines $lines(1,-) $lines($depth,$style) 1 $depth] said shown
+			set how [expr {$depth >= 3 ? " ($style)" : ""}]
+			lappend verdicts "  $name, depth $depth$how against depth 1: $said ([llength $lines($depth,$style)] lines)" {*}$shown
 		}
 	}
 } on error {msg erropts} {
@@ -144,7 +168,7 @@ try {
 }
 
 # One trap column per level that can trap: level 0 (L0) and each hypervisor above the deepest guest.
-set headers [list guest depth stop wall_s events l0_exits]
+set headers [list guest depth style stop wall_s events l0_exits]
 for {set l 1} {$l < $deepest} {incr l} {
 	lappend headers l${l}_traps
 }
@@ -153,7 +177,7 @@ set rows {}
 set ratios {}
 foreach run $runs {
 	dict with run {
-		set row [list $name $depth "[dict get $r reason] [dict get $r status]" [format %.3f [dict get $r wall]] \
+		set row [list $name $depth $style "[dict get $r reason] [dict get $r status]" [format %.3f [dict get $r wall]] \
 			[dict get $r events]]
 		for {set l 0} {$l < $deepest} {incr l} {
 			lappend row [expr {$l < $depth ? [count $traps $l] : ""}]
@@ -167,7 +191,7 @@ foreach run $runs {
 			lappend per "level $l [expr {$below ? [format %.1f [expr {double([count $traps $l]) / $below}]] : "-"}]"
 		}
 		if {[llength $per]} {
-			lappend ratios "  $name at depth $depth: [join $per {, }]"
+			lappend ratios "  $name at depth $depth ($style): [join $per {, }]"
 		}
 	}
 }
@@ -176,6 +200,8 @@ puts "The same guests at [expr {$deepest == 1 ? "depth 1" : "depths 1 to $deepes
 puts ""
 puts [nestbed::table $headers $rows]
 puts ""
+puts "  style: how each nbvmm below level 1 ran its guest (svm: VMRUN on the SVM the level above"
+puts "  offers; tande: trap-and-emulate; level 1 always traps-and-emulates here, KVM offers it no SVM)."
 puts "  l0_exits: the machine's exits to L0 (those KVM did not handle in the kernel). lN_traps: the"
 puts "  traps nbvmm at level N took from its guest at level N+1 (at depth 1 the guest is level 1 and"
 puts "  traps to no one). shadow_fills, pt_writes: what the guest's own hypervisor (level depth-1) did"

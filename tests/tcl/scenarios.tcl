@@ -101,22 +101,24 @@ if {[tcltest::testConstraint depth3]} {
 	lassign [scenario d depths.tcl -max 3] depths_status depths_out
 }
 
+# With nbvmm's default style, the level-2 nbvmm runs its guest with VMRUN: at depth 3 its guest's
+# shadow fills are level 1's business, and it emulates no page-table write (nested paging).
 test scenarios-4.1 {depths runs hello and ptest at depths 1 to 3, in one table with a trap column per level} -constraints depth3 -body {
 	list $depths_status [lmap p {
-		{\n *guest +depth +stop +wall_s +events +l0_exits +l1_traps +l2_traps +shadow_fills +pt_writes +lost +slowdown\n}
-		{\nhello +1 +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +0 +0 +0 +1\.0\n}
-		{\nhello +2 +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[0-9]+ +0 +[0-9.]+\n}
-		{\nhello +3 +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[0-9]+ +0 +[0-9.]+\n}
-		{\nptest +1 +guest-exit 0 }
-		{\nptest +3 +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +0 +[0-9.]+\n}
-		{\nExit multiplication: [^\n]*\n[^\n]*\n  hello at depth 3: level 1 [0-9.]+\n  ptest at depth 3: level 1 [0-9.]+\n}
+		{\n *guest +depth +style +stop +wall_s +events +l0_exits +l1_traps +l2_traps +shadow_fills +pt_writes +lost +slowdown\n}
+		{\nhello +1 +- +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +0 +0 +0 +1\.0\n}
+		{\nhello +2 +tande +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[0-9]+ +0 +[0-9.]+\n}
+		{\nhello +3 +svm +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +0 +0 +0 +[0-9.]+\n}
+		{\nptest +1 +- +guest-exit 0 }
+		{\nptest +3 +svm +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +0 +0 +0 +[0-9.]+\n}
+		{\nExit multiplication: [^\n]*\n[^\n]*\n  hello at depth 3 \(svm\): level 1 [0-9.]+\n  ptest at depth 3 \(svm\): level 1 [0-9.]+\n}
 	} { regexp $p $depths_out }]
 } -result {0 {1 1 1 1 1 1 1}}
 
 test scenarios-4.2 {depths compares what the guests printed: ptest the same at every depth, hello where it prints its level} -constraints depth3 -body {
 	list [regexp {ptest, depth 2 against depth 1: identical \([0-9]+ lines\)} $depths_out] \
-		[regexp {ptest, depth 3 against depth 1: identical \([0-9]+ lines\)} $depths_out] \
-		[regexp {hello, depth 3 against depth 1: [0-9]+ of [0-9]+ lines differ} $depths_out] \
+		[regexp {ptest, depth 3 \(svm\) against depth 1: identical \([0-9]+ lines\)} $depths_out] \
+		[regexp {hello, depth 3 \(svm\) against depth 1: [0-9]+ of [0-9]+ lines differ} $depths_out] \
 		[string match "*depth 1: hello from nestbed level 1*depth 3: hello from nestbed level 3*" $depths_out]
 } -result {1 1 1 1}
 
@@ -132,6 +134,20 @@ test scenarios-4.4 {depths takes -max: -max 1 runs depth 1 alone and skips nothi
 test scenarios-4.5 {depths refuses a bad -max with its usage} -body {
 	lassign [scenario d5 depths.tcl -max 6] status out
 	list $status [string match "*must be 1 to 5*" $out]
+} -result {2 1}
+
+# -style tande: svm=0 on every nbvmm, so the level-2 one traps-and-emulates hello at depth 3 and
+# fills its shadow itself.
+test scenarios-4.6 {depths -style tande runs every level by trap-and-emulate} -constraints depth3 -body {
+	lassign [scenario d6 depths.tcl -max 3 -guests hello -style tande] status out
+	list $status \
+		[regexp {\nhello +3 +tande +guest-exit 0 +[0-9.]+ +[0-9]+ +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]* +[0-9]+ +0 +[0-9.]+\n} $out] \
+		[regexp {\n  hello at depth 3 \(tande\): level 1 [0-9.]+\n} $out]
+} -result {0 1 1}
+
+test scenarios-4.7 {depths refuses a -style it does not know} -body {
+	lassign [scenario d7 depths.tcl -style vmx] status out
+	list $status [string match "*-style 'vmx': must be svm, tande or both*" $out]
 } -result {2 1}
 
 test scenarios-5.1 {shadow-paging runs ptest at depth 2 and reports from the trace} -constraints depth2 -body {
