@@ -6,8 +6,10 @@
  * batch (WAL keeps the file consistent), and a power cut at worst the last few commits, which a
  * trace can afford. One handle is used by one thread at a time (the connection has no mutex).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -99,8 +101,15 @@ static inline int64_t nb_s64(uint64_t v)
 	return (int64_t)v;
 }
 
+/* The failed call's message, with the system's reason where SQLite keeps one (a file it could not
+ * open or an I/O error: "unable to open database file (Read-only file system)"). */
 static int nb_store_fail(struct nb_store *st, struct nb_error *err, const char *what)
 {
+	int primary = sqlite3_extended_errcode(st->db) & 0xff, os = sqlite3_system_errno(st->db);
+
+	if ((primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR) && os)
+		return nb_error_set(err, NB_E_DB, "trace database '%s': %s: %s (%s)", st->path, what,
+				    sqlite3_errmsg(st->db), strerror(os));
 	return nb_error_set(err, NB_E_DB, "trace database '%s': %s: %s", st->path, what,
 			    sqlite3_errmsg(st->db));
 }
@@ -395,6 +404,29 @@ static char *nb_store_event_rows_sql(void)
 	return sqlite3_str_finish(sql);
 }
 
+/*
+ * Why a file that does not exist cannot be created in its folder (NULL if it exists, or if the
+ * folder looks writable). SQLite's own errno would mislead here: after a failed create it retries
+ * read-only, and reports that attempt's "No such file or directory" on a read-only file system.
+ */
+static const char *nb_store_cannot_create(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int rc;
+
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		return NULL;
+	if (!slash)
+		return access(".", W_OK | X_OK) < 0 ? strerror(errno) : NULL;
+	dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (!dir)
+		return NULL;
+	rc = access(dir, W_OK | X_OK);
+	free(dir);
+	return rc < 0 ? strerror(errno) : NULL;
+}
+
 int nb_store_open(const char *path, const struct nb_store_options *opt, struct nb_store **out,
 		  struct nb_error *err)
 {
@@ -409,8 +441,20 @@ int nb_store_open(const char *path, const struct nb_store_options *opt, struct n
 	}
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
-		rc = nb_error_set(err, NB_E_DB, "trace database '%s': %s", path,
-				  st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		const char *why = nb_store_cannot_create(path);
+
+		if (why)
+			rc = nb_error_set(err, NB_E_DB, "trace database '%s': cannot create it: %s", path, why);
+		else if (st->db)
+			rc = nb_store_fail(st, err, "opening it");
+		else
+			rc = nb_error_set(err, NB_E_NOMEM, "trace database '%s': out of memory", path);
+		goto fail;
+	}
+	/* SQLite falls back to reading a file it may not write: say so now, not at the first write. */
+	if (sqlite3_db_readonly(st->db, "main") == 1) {
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': cannot write to it: %s", path,
+				  access(path, W_OK) < 0 ? strerror(errno) : "opened read-only");
 		goto fail;
 	}
 	rc = nb_store_configure(st, err);

@@ -24,8 +24,8 @@ struct nb_store_options {
 
 /*
  * Opens or creates the database at path, creating or checking the schema: a file with another
- * schema version is refused (NB_E_DB), never altered. A handle must not be used by two threads
- * at once. opt may be NULL (defaults).
+ * schema version is refused (NB_E_DB), never altered, and so is a file that cannot be written.
+ * A handle must not be used by two threads at once. opt may be NULL (defaults).
  */
 int nb_store_open(const char *path, const struct nb_store_options *opt, struct nb_store **out,
 		  struct nb_error *err);
