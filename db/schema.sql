@@ -18,8 +18,13 @@
 PRAGMA user_version = 2;
 
 -- Which runs does this file hold, how did each end, and what machine were they taken on?
--- completed = 0 means the run did not end normally (crash, kill): its events are still valid up
--- to the last committed batch. records_lost totals the records_lost table for the run.
+-- The row is written when the run starts (completed = 0, ended_at NULL) and updated when L0 ends
+-- it. completed = 1: L0 ended the run and recorded it whole, whatever the guest did (stop_reason
+-- and exit_status say what). completed = 0 with ended_at set: L0 ended the run early because it
+-- could not record it (stop_reason 'store-failed': disk full, I/O error). ended_at NULL: no end
+-- was recorded: L0 was killed (or is still running). Either way the events are valid up to the
+-- last committed batch (L0 commits every 100 ms). records_lost totals the records_lost table for
+-- the run, as it goes.
 CREATE TABLE runs (
 	run_id INTEGER PRIMARY KEY,
 	started_at TEXT NOT NULL,

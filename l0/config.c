@@ -59,6 +59,7 @@ const char *nb_stop_reason_name(int reason)
 		[NB_STOP_BAD_EXIT] = "bad-exit",
 		[NB_STOP_HALTED] = "halted-forever",
 		[NB_STOP_INTERRUPTED] = "interrupted",
+		[NB_STOP_STORE_FAILED] = "store-failed",
 	};
 
 	if (reason >= 0 && (size_t)reason < sizeof(names) / sizeof(names[0]) && names[reason])

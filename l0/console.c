@@ -16,11 +16,8 @@ void nb_console_line(struct nb_machine *m, int level, int vm_id, const char *tex
 	if (cfg->console_fn)
 		cfg->console_fn(cfg->console_ctx, level, text, len);
 	if (m->store && !m->store_failed &&
-	    nb_store_console(m->store, __rdtsc() + m->tsc_offset, level, vm_id, text, len, &e) < 0) {
-		*m->err = e;
-		m->store_failed = 1;
-		m->stopping = 1;
-	}
+	    nb_store_console(m->store, __rdtsc() + m->tsc_offset, level, vm_id, text, len, &e) < 0)
+		nb_machine_store_failed(m, &e);
 	m->res->console_lines++;
 }
 

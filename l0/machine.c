@@ -46,7 +46,7 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void store_failed(struct nb_machine *m, const struct nb_error *e)
+void nb_machine_store_failed(struct nb_machine *m, const struct nb_error *e)
 {
 	if (!m->store_failed)
 		*m->err = *e;
@@ -76,7 +76,7 @@ void nb_machine_record(struct nb_machine *m, struct nb_trace_record *rec)
 	if (!m->store || m->store_failed)
 		return;
 	if (nb_store_event(m->store, rec, &e) < 0)
-		store_failed(m, &e);
+		nb_machine_store_failed(m, &e);
 }
 
 static int ring_sink(void *ctx, const struct nb_trace_record *rec)
@@ -91,7 +91,7 @@ static int ring_sink(void *ctx, const struct nb_trace_record *rec)
 	if (!m->store)
 		return 0;
 	if (nb_store_event(m->store, rec, &e) < 0) {
-		store_failed(m, &e);
+		nb_machine_store_failed(m, &e);
 		return -1;
 	}
 	return 0;
@@ -103,7 +103,7 @@ static int kvm_trace_sink(void *ctx, struct nb_trace_record *rec)
 	struct nb_error e;
 
 	if (nb_store_event(m->store, rec, &e) < 0) {
-		store_failed(m, &e);
+		nb_machine_store_failed(m, &e);
 		return -1;
 	}
 	return 0;
@@ -120,7 +120,7 @@ static void kvm_trace_collect(struct nb_machine *m)
 		return;
 	nb_kvm_trace_collect(m->kvm_trace, m->tsc_offset, kvm_trace_sink, m, &lost);
 	if (lost && !m->store_failed && nb_store_lost(m->store, 0, 1, "tracefs-overrun", lost, &e) < 0)
-		store_failed(m, &e);
+		nb_machine_store_failed(m, &e);
 }
 
 void nb_machine_drain_ring(struct nb_machine *m)
@@ -144,7 +144,7 @@ void nb_machine_drain_ring(struct nb_machine *m)
 	m->res->records_lost += lost;
 	for (i = 0; i < 4 && m->store && !m->store_failed; i++)
 		if (after[i] > before[i] && nb_store_lost(m->store, 1, 1, reasons[i], after[i] - before[i], &e) < 0)
-			store_failed(m, &e);
+			nb_machine_store_failed(m, &e);
 	kvm_trace_collect(m);
 }
 
@@ -329,7 +329,7 @@ static void tick(struct nb_machine *m, double start)
 	}
 	nb_machine_drain_ring(m);
 	if (m->store && !m->store_failed && nb_store_flush(m->store, &e) < 0)
-		store_failed(m, &e);
+		nb_machine_store_failed(m, &e);
 }
 
 static int start_ticker(timer_t *timer, struct nb_error *err)
@@ -516,6 +516,9 @@ static void set_exit_status(struct nb_run_result *res)
 	switch (res->reason) {
 	case NB_STOP_GUEST_EXIT:
 		break;
+	case NB_STOP_STORE_FAILED:
+		res->exit_status = NB_STATUS_SETUP;
+		break;
 	case NB_STOP_TIMEOUT:
 		res->exit_status = NB_STATUS_TIMEOUT;
 		break;
@@ -526,6 +529,16 @@ static void set_exit_status(struct nb_run_result *res)
 		res->exit_status = NB_STATUS_CRASH;
 		break;
 	}
+}
+
+/* The store's error (which names the database and the cause), and what became of the run. */
+static int store_failure_message(struct nb_error *err)
+{
+	char cause[NB_ERRMSG_LEN];
+
+	snprintf(cause, sizeof(cause), "%s", err->msg);
+	return nb_error_set(err, err->code, "%s; the run was stopped, and what was committed before stays in the"
+			    " database", cause);
 }
 
 int nb_machine_run(const struct nb_machine_config *cfg, struct nb_run_result *res, struct nb_error *err)
@@ -588,12 +601,15 @@ int nb_machine_run(const struct nb_machine_config *cfg, struct nb_run_result *re
 		rc = run_loop(&m, call_start, err);
 		nb_console_flush(&m);
 		nb_machine_drain_ring(&m);
+		if (m.store_failed && res->reason == NB_STOP_NONE)
+			res->reason = NB_STOP_STORE_FAILED;
 		set_exit_status(res);
 		if (m.store_failed)
-			rc = -err->code;
+			rc = store_failure_message(err);
 		if (m.store) {
-			int end = nb_store_run_end(m.store, 1, res->exit_status, nb_stop_reason_name(res->reason),
-						   res->report, &e2);
+			/* A run whose trace could not be written whole is ended but not completed. */
+			int end = nb_store_run_end(m.store, !m.store_failed, res->exit_status,
+						   nb_stop_reason_name(res->reason), res->report, &e2);
 			if (end < 0 && rc == 0) {
 				*err = e2;
 				rc = end;

@@ -33,6 +33,10 @@ struct nb_machine {
 	size_t line_len;
 };
 
+/* The store failed: keeps the first error in err and ends the run (the guest is stopped at the
+ * next exit). */
+void nb_machine_store_failed(struct nb_machine *m, const struct nb_error *e);
+
 /* Appends a level-0 event to the store (no-op without one). */
 void nb_machine_record(struct nb_machine *m, struct nb_trace_record *rec);
 

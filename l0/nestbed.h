@@ -91,13 +91,14 @@ enum nb_stop_reason {
 	NB_STOP_BAD_EXIT = 6,      /* an exit L0 does not handle (unknown MMIO, unknown port...) */
 	NB_STOP_HALTED = 7,        /* halted with interrupts disabled: can never wake up */
 	NB_STOP_INTERRUPTED = 8,   /* the host asked it to stop (SIGINT, SIGTERM, nb_machine_stop) */
+	NB_STOP_STORE_FAILED = 9,  /* the trace database could not be written (disk full, I/O error) */
 };
 
 const char *nb_stop_reason_name(int reason);
 
 /* Process exit statuses when the guest did not choose one (as timeout(1) and shells do). */
 #define NB_STATUS_TIMEOUT 124
-#define NB_STATUS_SETUP 125       /* nestbed could not set the run up: bad input, no KVM... */
+#define NB_STATUS_SETUP 125       /* nestbed could not set the run up (bad input, no KVM...) or write its trace */
 #define NB_STATUS_CRASH 126       /* triple fault, emulation failure, halted forever, bad exit */
 #define NB_STATUS_INTERRUPTED 130
 

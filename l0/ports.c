@@ -67,11 +67,8 @@ static int64_t hc_vm_add(struct nb_machine *m, uint64_t ids, uint64_t mem_bytes,
 		m->res->levels = level;
 	if (m->store && !m->store_failed &&
 	    nb_store_vm_add(m->store, (int)(ids & 0xffff), level, (int)((ids >> 32) & 0xffff), image, mem_bytes,
-			    "", &e) < 0) {
-		*m->err = e;
-		m->store_failed = 1;
-		m->stopping = 1;
-	}
+			    "", &e) < 0)
+		nb_machine_store_failed(m, &e);
 	return NB_HC_OK;
 }
 
@@ -96,11 +93,8 @@ static int64_t hc_records_lost(struct nb_machine *m, uint64_t ids, uint64_t coun
 
 	m->res->records_lost += count;
 	if (m->store && !m->store_failed &&
-	    nb_store_lost(m->store, (int)(ids & 0xffff), (int)((ids >> 16) & 0xffff), "child-ring", count, &e) < 0) {
-		*m->err = e;
-		m->store_failed = 1;
-		m->stopping = 1;
-	}
+	    nb_store_lost(m->store, (int)(ids & 0xffff), (int)((ids >> 16) & 0xffff), "child-ring", count, &e) < 0)
+		nb_machine_store_failed(m, &e);
 	return NB_HC_OK;
 }
 
