@@ -1,10 +1,15 @@
--- nestbed trace store: schema version 2 (version 2 added the Popek-Goldberg tables and views).
+-- nestbed trace store: schema version 3 (version 2 added the Popek-Goldberg tables and views;
+-- version 3 the level-0 KVM views and v_run_summary.outcome, and changed views over level 0).
 --
 -- One SQLite file holds one or more runs of the testbed. The C store (tracer/store.c) runs this
 -- file, embedded at build time, when it creates a database, and then fills the name tables
 -- (exit_codes, event_kinds, trap_actions) from the C tables that are the one source of those
--- names. A database whose user_version differs from NB_STORE_SCHEMA_VERSION (tracer/store.h) is
--- refused rather than guessed at; change both together, with a migration, when the schema changes.
+-- names. Change user_version and NB_STORE_SCHEMA_VERSION (tracer/store.h) together whenever the
+-- schema changes. The store migrates a file of an older version by making it match this file:
+-- it creates the tables and indexes the file lacks, replaces every view, and replaces the rows of
+-- the tables this file fills (the classification, pg_timing_probes). A change to the columns of
+-- an existing table is beyond that: such files are refused until a migration is written for it.
+-- A file of a newer version is refused rather than guessed at.
 --
 -- 64-bit values. Records carry unsigned 64-bit values (addresses, page-table entries, exit
 -- information); SQLite integers are signed, so the store bit-casts them: 0xffffffffffffffff is
@@ -15,7 +20,7 @@
 -- Timestamps. events.ts and console.ts are the recording level's TSC; runs.tsc_khz turns them
 -- into time (ts / tsc_khz = milliseconds). runs.started_at and ended_at are ISO-8601 UTC text.
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- Which runs does this file hold, how did each end, and what machine were they taken on?
 -- The row is written when the run starts (completed = 0, ended_at NULL) and updated when L0 ends
@@ -262,6 +267,8 @@ GROUP BY e.run_id, e.vm_id, e.kind;
 
 -- How did each run go, in one row? Completion, events per recording level ('L0=12 L1=3400'),
 -- the deepest guest level seen, records lost (total and by reason), console lines and VMs.
+-- outcome: 'completed'; 'incomplete' (L0 ended the run but could not record all of it:
+-- stop_reason says why); 'unfinished' (no end recorded: L0 was killed, or is still running).
 CREATE VIEW v_run_summary AS
 SELECT
 	r.run_id,
@@ -269,6 +276,8 @@ SELECT
 	r.ended_at,
 	r.command_line,
 	r.completed,
+	CASE WHEN r.completed THEN 'completed' WHEN r.ended_at IS NULL THEN 'unfinished' ELSE 'incomplete' END
+		AS outcome,
 	r.exit_status,
 	r.stop_reason,
 	(SELECT count(*) FROM events e WHERE e.run_id = r.run_id) AS events,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "tcl-scripts/nbtcl.h"
+#include "tracer/store.h"
 
 int nbtcl_error(Tcl_Interp *interp, int code, const char *fmt, ...)
 {
@@ -35,6 +36,23 @@ int nbtcl_nb_error(Tcl_Interp *interp, const struct nb_error *err)
 			   err->msg[0] ? err->msg : "unknown error in libnestbed");
 }
 
+/* ::nestbed::UpgradeTrace PATH: brings a trace database of an older schema version up to this
+ * one, as the store does whenever it opens one (trace objects call it on older files). */
+static int upgrade_trace_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+	struct nb_store_options opt = {.annotate = 0};
+	struct nb_store *st = NULL;
+	struct nb_error err = {0};
+
+	(void)cd;
+	if (objc != 2)
+		return nbtcl_wrong_num_args(interp, 1, objv, "path");
+	if (nb_store_open(Tcl_GetString(objv[1]), &opt, &st, &err) < 0)
+		return nbtcl_nb_error(interp, &err);
+	nb_store_close(st);
+	return TCL_OK;
+}
+
 /* Builds the ensemble ::nestbed::machine (create) the way Tcl's own ensembles are built: the
  * exported commands of the namespace of the same name. */
 static int create_machine_ensemble(Tcl_Interp *interp)
@@ -59,5 +77,6 @@ int Nestbed_Init(Tcl_Interp *interp)
 		return TCL_ERROR;
 	Tcl_CreateObjCommand(interp, "::nestbed::capabilities", nbtcl_capabilities_cmd, NULL, NULL);
 	Tcl_CreateObjCommand(interp, "::nestbed::image", nbtcl_image_cmd, NULL, NULL);
+	Tcl_CreateObjCommand(interp, "::nestbed::UpgradeTrace", upgrade_trace_cmd, NULL, NULL);
 	return Tcl_PkgProvide(interp, "nestbed", NBTCL_VERSION);
 }

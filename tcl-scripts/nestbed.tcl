@@ -150,6 +150,13 @@ oo::class create ::nestbed::Trace {
 				::nestbed::Error DB "trace database '$file': not a nestbed trace (no table $table)"
 			}
 		}
+		if {$version >= 1 && $version < $::nestbed::schemaVersion} {
+			# An older file: the store migrates it (tables added, views replaced), or says why not.
+			$db close
+			::nestbed::UpgradeTrace $path
+			sqlite3 $db $path -readonly $readonly -create 0
+			set version [$db onecolumn {PRAGMA user_version}]
+		}
 		if {$version != $::nestbed::schemaVersion} {
 			$db close
 			::nestbed::Error DB "trace database '$file': schema version $version, this package reads version $::nestbed::schemaVersion"

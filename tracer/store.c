@@ -325,9 +325,192 @@ static int nb_store_table_count(struct nb_store *st, int *count, struct nb_error
 	return rc == SQLITE_ROW ? 0 : nb_store_fail(st, err, "reading the schema");
 }
 
+/* Runs one statement of SQL built with sqlite3_mprintf (NULL: out of memory) on db. */
+static int nb_store_exec_sql(struct nb_store *st, sqlite3 *db, char *sql, struct nb_error *err, const char *what)
+{
+	int rc = 0;
+
+	if (!sql)
+		return nb_error_set(err, NB_E_NOMEM, "trace database '%s': out of memory", st->path);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': %s: %s", st->path, what, sqlite3_errmsg(db));
+	sqlite3_free(sql);
+	return rc;
+}
+
+/* The first column of a query's first row as text (NULL when there is none), with ?1 = arg. */
+static char *nb_store_query_text(sqlite3 *db, const char *sql, const char *arg)
+{
+	sqlite3_stmt *s = NULL;
+	char *text = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (arg)
+			sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+			text = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	return text;
+}
+
+/* What a table's columns are: names, types, constraints, in order. */
+static const char nb_store_columns_sql[] =
+	"SELECT group_concat(name || ' ' || type || ' ' || \"notnull\" || ' ' || coalesce(dflt_value, '') || ' ' || pk,"
+	" ', ') FROM (SELECT * FROM pragma_table_info(?1) ORDER BY cid)";
+
 /*
- * Creates the schema in an empty file, or checks the version of an existing one. Done in one
- * write transaction so that two processes opening a new file at once cannot both create it.
+ * Tables and indexes: what the file lacks is created. A table of the file whose columns differ
+ * from the schema's needs a migration written for it, so the file is refused; an index whose
+ * definition changed is made again.
+ */
+static int nb_store_migrate_tables(struct nb_store *st, sqlite3 *fresh, int version, struct nb_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(fresh, "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'index')"
+				      " AND sql IS NOT NULL ORDER BY type = 'index', rowid", -1, &s, NULL) != SQLITE_OK)
+		return nb_error_set(err, NB_E_DB, "trace database '%s': reading the new schema: %s", st->path,
+				    sqlite3_errmsg(fresh));
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(s, 0);
+		const char *name = (const char *)sqlite3_column_text(s, 1);
+		const char *sql = (const char *)sqlite3_column_text(s, 2);
+		char *have = nb_store_query_text(st->db, "SELECT sql FROM sqlite_master WHERE name = ?1", name);
+		char *want_cols, *have_cols;
+
+		if (!have) {
+			rc = nb_store_exec_sql(st, st->db, sqlite3_mprintf("%s", sql), err, "migrating the schema");
+		} else if (!strcmp(type, "index")) {
+			if (strcmp(have, sql) != 0)
+				rc = nb_store_exec_sql(st, st->db, sqlite3_mprintf("DROP INDEX \"%w\"; %s", name, sql), err,
+						       "migrating the schema");
+		} else {
+			want_cols = nb_store_query_text(fresh, nb_store_columns_sql, name);
+			have_cols = nb_store_query_text(st->db, nb_store_columns_sql, name);
+			if (!want_cols || !have_cols || strcmp(want_cols, have_cols) != 0)
+				rc = nb_error_set(err, NB_E_DB, "trace database '%s': schema version %d is older than"
+						  " this nestbed's (%d) and cannot be migrated: table %s has other columns",
+						  st->path, version, NB_STORE_SCHEMA_VERSION, name);
+			sqlite3_free(want_cols);
+			sqlite3_free(have_cols);
+		}
+		sqlite3_free(have);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Views: every view of the file is dropped and the schema's are created (they hold no data). */
+static int nb_store_migrate_views(struct nb_store *st, sqlite3 *fresh, struct nb_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	char *name;
+	int rc = 0;
+
+	while (rc == 0 && (name = nb_store_query_text(st->db, "SELECT name FROM sqlite_master WHERE type = 'view'"
+								     " LIMIT 1", NULL))) {
+		rc = nb_store_exec_sql(st, st->db, sqlite3_mprintf("DROP VIEW \"%w\"", name), err, "migrating the views");
+		sqlite3_free(name);
+	}
+	if (rc < 0)
+		return rc;
+	if (sqlite3_prepare_v2(fresh, "SELECT sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid", -1, &s,
+			       NULL) != SQLITE_OK)
+		return nb_error_set(err, NB_E_DB, "trace database '%s': reading the new schema: %s", st->path,
+				    sqlite3_errmsg(fresh));
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
+		rc = nb_store_exec_sql(st, st->db, sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0)), err,
+				       "migrating the views");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Copies every row of table `name` from fresh into the file, in place of the file's rows. */
+static int nb_store_copy_rows(struct nb_store *st, sqlite3 *fresh, const char *name, struct nb_error *err)
+{
+	sqlite3_stmt *from = NULL, *to = NULL;
+	sqlite3_str *ins = sqlite3_str_new(NULL);
+	char *sql = sqlite3_mprintf("SELECT * FROM \"%w\"", name);
+	int rc, i, n = 0;
+
+	rc = nb_store_exec_sql(st, st->db, sqlite3_mprintf("DELETE FROM \"%w\"", name), err, "refreshing the schema's rows");
+	if (rc == 0 && (!sql || sqlite3_prepare_v2(fresh, sql, -1, &from, NULL) != SQLITE_OK))
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': reading the new schema's %s", st->path, name);
+	if (rc == 0) {
+		n = sqlite3_column_count(from);
+		sqlite3_str_appendf(ins, "INSERT INTO \"%w\" VALUES (", name);
+		for (i = 0; i < n; i++)
+			sqlite3_str_appendall(ins, i ? ", ?" : "?");
+		sqlite3_str_appendall(ins, ")");
+		if (sqlite3_prepare_v2(st->db, sqlite3_str_value(ins), -1, &to, NULL) != SQLITE_OK)
+			rc = nb_store_fail(st, err, "refreshing the schema's rows");
+	}
+	while (rc == 0 && sqlite3_step(from) == SQLITE_ROW) {
+		for (i = 0; i < n; i++)
+			sqlite3_bind_value(to, i + 1, sqlite3_column_value(from, i));
+		if (sqlite3_step(to) != SQLITE_DONE)
+			rc = nb_store_fail(st, err, "refreshing the schema's rows");
+		sqlite3_reset(to);
+	}
+	sqlite3_finalize(from);
+	sqlite3_finalize(to);
+	sqlite3_free(sqlite3_str_finish(ins));
+	sqlite3_free(sql);
+	return rc;
+}
+
+/*
+ * Brings a file of an older schema version up to this one, inside the caller's transaction. The
+ * current schema is built in a scratch in-memory database and the file made to match it: tables
+ * and indexes it lacks are created (nb_store_migrate_tables), its views replaced, and the rows
+ * the schema itself provides (the tables it fills: the Popek-Goldberg classification, the timing
+ * probes) replaced by the current ones. The name tables are refreshed by every open anyway.
+ * Versions 1 and 2 differ from 3 only in that way: tables added, views changed.
+ */
+static int nb_store_migrate(struct nb_store *st, int version, struct nb_error *err)
+{
+	sqlite3 *fresh = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_exec(fresh, nb_store_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': building schema version %d to migrate to: %s",
+				  st->path, NB_STORE_SCHEMA_VERSION, fresh ? sqlite3_errmsg(fresh) : "out of memory");
+		sqlite3_close(fresh);
+		return rc;
+	}
+	rc = nb_store_migrate_tables(st, fresh, version, err);
+	if (rc == 0)
+		rc = nb_store_migrate_views(st, fresh, err);
+	if (rc == 0 && sqlite3_prepare_v2(fresh, "SELECT name FROM sqlite_master WHERE type = 'table'"
+						 " AND name NOT LIKE 'sqlite_%' ORDER BY rowid", -1, &s, NULL) != SQLITE_OK)
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': reading the new schema: %s", st->path,
+				  sqlite3_errmsg(fresh));
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", name);
+		char *rows = sql ? nb_store_query_text(fresh, sql, NULL) : NULL;
+
+		if (rows && strcmp(rows, "0") != 0)
+			rc = nb_store_copy_rows(st, fresh, name, err);
+		sqlite3_free(rows);
+		sqlite3_free(sql);
+	}
+	sqlite3_finalize(s);
+	if (rc == 0)
+		rc = nb_store_exec_sql(st, st->db, sqlite3_mprintf("PRAGMA user_version = %d", NB_STORE_SCHEMA_VERSION),
+				       err, "migrating the schema");
+	sqlite3_close(fresh);
+	return rc;
+}
+
+/*
+ * Creates the schema in an empty file, migrates an older one, or refuses a file it does not know.
+ * Done in one write transaction so that two processes opening a new file at once cannot both
+ * create it, and a migration is all or nothing.
  */
 static int nb_store_prepare_schema(struct nb_store *st, struct nb_error *err)
 {
@@ -347,15 +530,17 @@ static int nb_store_prepare_schema(struct nb_store *st, struct nb_error *err)
 		rc = nb_error_set(err, NB_E_DB, "trace database '%s': schema version %d is newer than"
 				  " this nestbed supports (%d); open it with a newer nestbed", st->path, version,
 				  NB_STORE_SCHEMA_VERSION);
-	} else if (version != 0 && version != NB_STORE_SCHEMA_VERSION) {
-		rc = nb_error_set(err, NB_E_DB, "trace database '%s': schema version %d is older than"
-				  " this nestbed's (%d) and cannot be migrated", st->path, version,
-				  NB_STORE_SCHEMA_VERSION);
-	} else if (version == 0 && sqlite3_exec(st->db, nb_store_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
-		rc = nb_store_fail(st, err, "creating the schema");
-	} else {
-		rc = nb_store_fill_names(st, err);
+	} else if (version < 0) {
+		rc = nb_error_set(err, NB_E_DB, "trace database '%s': schema version %d is not a nestbed"
+				  " version", st->path, version);
+	} else if (version == 0) {
+		if (sqlite3_exec(st->db, nb_store_schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+			rc = nb_store_fail(st, err, "creating the schema");
+	} else if (version < NB_STORE_SCHEMA_VERSION) {
+		rc = nb_store_migrate(st, version, err);
 	}
+	if (rc == 0)
+		rc = nb_store_fill_names(st, err);
 	if (rc == 0 && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = nb_store_fail(st, err, "committing the schema");
 out:

@@ -13,7 +13,7 @@
 #include "l0/nestbed.h"
 #include "tracer/trace_format.h"
 
-#define NB_STORE_SCHEMA_VERSION 2
+#define NB_STORE_SCHEMA_VERSION 3
 #define NB_STORE_BATCH 10000
 
 struct nb_store;
@@ -23,9 +23,11 @@ struct nb_store_options {
 };
 
 /*
- * Opens or creates the database at path, creating or checking the schema: a file with another
- * schema version is refused (NB_E_DB), never altered, and so is a file that cannot be written.
- * A handle must not be used by two threads at once. opt may be NULL (defaults).
+ * Opens or creates the database at path, creating or checking the schema: a file of an older
+ * schema version is migrated (tables added, views and the schema's own rows replaced), one of a
+ * newer version or not made by nestbed is refused (NB_E_DB), never altered, and so is a file
+ * that cannot be written. A handle must not be used by two threads at once. opt may be NULL
+ * (defaults).
  */
 int nb_store_open(const char *path, const struct nb_store_options *opt, struct nb_store **out,
 		  struct nb_error *err);

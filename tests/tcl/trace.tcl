@@ -57,6 +57,20 @@ test trace-1.6 {a trace of another schema version is refused} -constraints trace
 	list [lrange [dict get $opts -errorcode] 0 1] $msg
 } -result [list {NESTBED DB} "trace database '$tmp/v99.db': schema version 99, this package reads version [dict get [nestbed::capabilities] schema_version]"]
 
+test trace-1.6.1 {a trace of an older schema version is migrated when opened} -constraints traced -body {
+	file copy -force $db $tmp/v2.db
+	sqlite3 raw $tmp/v2.db
+	raw eval {DROP VIEW v_kvm_events; PRAGMA user_version = 2}
+	raw close
+	set t [nestbed::trace open $tmp/v2.db]
+	set kinds [$t eval {SELECT count(*) FROM v_kvm_events}]
+	$t close
+	sqlite3 raw $tmp/v2.db
+	set version [raw onecolumn {PRAGMA user_version}]
+	raw close
+	list $version [string is integer -strict $kinds]
+} -result [list [dict get [nestbed::capabilities] schema_version] 1]
+
 set unreadable $tmp/unreadable.db
 close [open $unreadable w]
 file attributes $unreadable -permissions 000

@@ -228,6 +228,110 @@ static void newer_schema_version_is_refused_with_a_clear_message(void **state)
 	assert_int_equal(q_int(path, "PRAGMA user_version"), NB_STORE_SCHEMA_VERSION + 1);
 }
 
+/* The objects (tables, indexes, views) of one file that the other lacks or defines otherwise, by
+ * name ("" when the two schemas are the same to the letter). */
+static const char *schema_differences(const char *path, const char *other)
+{
+	static char buf[1024];
+	sqlite3 *db = db_open_raw(path);
+	sqlite3_stmt *s = NULL;
+	char *sql = sqlite3_mprintf("ATTACH %Q AS other", other);
+	const unsigned char *t;
+
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(sql);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT coalesce(group_concat(name, ' '), '') FROM"
+					       " (SELECT type, name, sql FROM main.sqlite_master"
+					       "  EXCEPT SELECT type, name, sql FROM other.sqlite_master"
+					       "  UNION SELECT type, name, sql FROM (SELECT type, name, sql FROM other.sqlite_master"
+					       "  EXCEPT SELECT type, name, sql FROM main.sqlite_master))", -1, &s, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	t = sqlite3_column_text(s, 0);
+	snprintf(buf, sizeof(buf), "%s", t ? (const char *)t : "");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return buf;
+}
+
+/* A file made by this store, then taken back to how version `version` left it (by raw SQL). */
+static void make_older_file(const char *path, int version)
+{
+	struct nb_trace_record r = record(NB_EV_TRAP, 1, 0x72, 0x1000);
+	struct nb_store *st = store_open(path, 0);
+	sqlite3 *db;
+	char sql[64];
+
+	run_begin(st);
+	store_event(st, &r);
+	run_end(st, 1);
+	nb_store_close(st);
+	db = db_open_raw(path);
+	/* Version 2: no level-0 KVM views, other views over level 0, no outcome in v_run_summary. */
+	assert_int_equal(sqlite3_exec(db, "DROP VIEW v_l1_insns_by_reason; DROP VIEW v_l1_insns_per_trap;"
+					  " DROP VIEW v_kvm_events; DROP VIEW v_run_summary;"
+					  " CREATE VIEW v_run_summary AS SELECT run_id, completed FROM runs;"
+					  " DELETE FROM insn_classes; UPDATE pg_timing_probes SET what = 'old'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	/* Version 1: no Popek-Goldberg tables, index or views either. */
+	if (version == 1)
+		assert_int_equal(sqlite3_exec(db, "DROP VIEW v_pg_verdicts; DROP VIEW v_pg_evidence; DROP TABLE insn_traps;"
+						  " DROP TABLE pg_runs; DROP INDEX events_guest", NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void older_schema_versions_are_migrated_and_keep_their_runs(void **state)
+{
+	char fresh[256], older[256];
+	int version;
+
+	(void)state;
+	snprintf(fresh, sizeof(fresh), "%s", db_path("fresh"));
+	nb_store_close(store_open(fresh, 0));
+	for (version = 1; version < NB_STORE_SCHEMA_VERSION; version++) {
+		snprintf(older, sizeof(older), "%s", db_path(version == 1 ? "v1" : "v2"));
+		make_older_file(older, version);
+		assert_int_equal(q_int(older, "PRAGMA user_version"), version);
+
+		nb_store_close(store_open(older, 0));
+		assert_int_equal(q_int(older, "PRAGMA user_version"), NB_STORE_SCHEMA_VERSION);
+		/* The same tables, indexes and views as a new file, to the letter. */
+		assert_string_equal(schema_differences(older, fresh), "");
+		assert_int_equal(q_int(older, "SELECT count(*) FROM insn_classes"), q_int(fresh, "SELECT count(*) FROM insn_classes"));
+		assert_int_equal(q_int(older, "SELECT count(*) FROM insn_traps"), q_int(fresh, "SELECT count(*) FROM insn_traps"));
+		assert_int_equal(q_int(older, "SELECT count(*) FROM pg_timing_probes WHERE what = 'old'"), 0);
+		/* The run recorded before is intact and reads through the new views. */
+		assert_string_equal(q_text(older, "SELECT events || ' ' || outcome FROM v_run_summary"), "1 completed");
+		assert_string_equal(q_text(older, "PRAGMA integrity_check"), "ok");
+	}
+}
+
+static void older_schema_with_changed_columns_is_refused_and_left_alone(void **state)
+{
+	const char *path = db_path("changed");
+	struct nb_store *st = NULL;
+	struct nb_error err = { 0 };
+	sqlite3 *db;
+
+	(void)state;
+	make_older_file(path, 2);
+	db = db_open_raw(path);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE runs ADD COLUMN host_name TEXT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(nb_store_open(path, NULL, &st, &err), -NB_E_DB);
+	assert_null(st);
+	if (!strstr(err.msg, "schema version 2 is older than this nestbed's") ||
+	    !strstr(err.msg, "cannot be migrated: table runs has other columns") || !strstr(err.msg, path))
+		fail_msg("expected a message naming the file, the version and table runs, got '%s'", err.msg);
+	/* Nothing of the migration stays: it was one transaction. */
+	assert_int_equal(q_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(q_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'v_kvm_events'"), 0);
+	assert_int_equal(q_int(path, "SELECT count(*) FROM insn_classes"), 0);
+}
+
 static void foreign_database_without_schema_version_is_refused(void **state)
 {
 	const char *path = db_path("foreign");
@@ -647,6 +751,8 @@ int main(void)
 		cmocka_unit_test(new_database_gets_schema_version_tables_views_and_names),
 		cmocka_unit_test(reopen_keeps_rows_and_accepts_the_same_schema_version),
 		cmocka_unit_test(newer_schema_version_is_refused_with_a_clear_message),
+		cmocka_unit_test(older_schema_versions_are_migrated_and_keep_their_runs),
+		cmocka_unit_test(older_schema_with_changed_columns_is_refused_and_left_alone),
 		cmocka_unit_test(foreign_database_without_schema_version_is_refused),
 		cmocka_unit_test(unwritable_path_gives_NB_E_DB_with_the_path_in_the_message),
 		cmocka_unit_test(u64_values_at_and_above_2_63_round_trip_and_show_as_hex),
