@@ -372,7 +372,11 @@ proc ::nestbed::summary {path args} {
 	}
 	set out {}
 	set run [dict get $s run_id]
-	lappend out "Run $run: [dict get $s stop_reason], exit status [dict get $s exit_status][expr {[dict get $s completed] ? "" : " (did not complete)"}]"
+	if {[dict get $s outcome] eq "unfinished"} {
+		lappend out "Run $run: unfinished (no end recorded: nestbed was killed, or is still running)"
+	} else {
+		lappend out "Run $run: [dict get $s stop_reason], exit status [dict get $s exit_status][expr {[dict get $s completed] ? "" : " (did not complete)"}]"
+	}
 	lappend out "  started [dict get $s started_at], ended [dict get $s ended_at]"
 	lappend out "  [dict get $s command_line]"
 	if {[dict get $s report] ne ""} {

@@ -210,7 +210,8 @@ static int report_index(struct nb_report *r, int64_t run_id)
 {
 	sqlite3_stmt *s = report_query(r,
 				       "SELECT run_id, started_at, command_line, completed, exit_status, stop_reason, events,"
-				       " events_by_level FROM v_run_summary WHERE ?1 = 0 OR run_id = ?1 ORDER BY run_id",
+				       " events_by_level, ended_at IS NULL FROM v_run_summary WHERE ?1 = 0 OR run_id = ?1"
+				       " ORDER BY run_id",
 				       run_id);
 	int rc;
 
@@ -225,9 +226,14 @@ static int report_index(struct nb_report *r, int64_t run_id)
 		report_text_col(r, s, 1);
 		sqlite3_str_appendall(r->out, "</td><td><code>");
 		report_text_col(r, s, 2);
-		sqlite3_str_appendf(r->out, "</code></td><td>%s status %d, ",
-				    sqlite3_column_int(s, 3) ? "completed," : "did not complete,", sqlite3_column_int(s, 4));
-		report_text_col(r, s, 5);
+		if (sqlite3_column_int(s, 8)) {
+			sqlite3_str_appendall(r->out, "</code></td><td>unfinished (no end recorded)");
+		} else {
+			sqlite3_str_appendf(r->out, "</code></td><td>%s status %d, ",
+					    sqlite3_column_int(s, 3) ? "completed," : "did not complete,",
+					    sqlite3_column_int(s, 4));
+			report_text_col(r, s, 5);
+		}
 		sqlite3_str_appendf(r->out, "</td><td class=\"num\">%lld (", (long long)sqlite3_column_int64(s, 6));
 		report_text_col(r, s, 7);
 		sqlite3_str_appendall(r->out, ")</td></tr>\n");

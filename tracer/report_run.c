@@ -135,12 +135,19 @@ int report_run_header(struct nb_report *r, const struct nb_report_run *run)
 	sqlite3_str_appendall(r->out, "</code></h2>\n<dl class=\"facts\">\n");
 	/* Completed with status 0 is the one outcome a reader need not look into. */
 	ok = sqlite3_column_int(s, 7) && sqlite3_column_type(s, 8) != SQLITE_NULL && sqlite3_column_int(s, 8) == 0;
-	sqlite3_str_appendf(r->out, "<dt>outcome</dt><dd><span class=\"badge %s\">%s</span> exit status ",
-			    ok ? "ok" : "bad", sqlite3_column_int(s, 7) ? "completed" : "did not complete");
-	report_text_col(r, s, 8);
-	sqlite3_str_appendall(r->out, ", stopped by ");
-	report_text_col(r, s, 9);
-	sqlite3_str_appendall(r->out, "</dd>\n");
+	/* No end recorded: L0 was killed (or is still running), and the row says no more than that. */
+	if (sqlite3_column_type(s, 2) == SQLITE_NULL) {
+		sqlite3_str_appendall(r->out, "<dt>outcome</dt><dd><span class=\"badge bad\">unfinished</span> no end"
+					      " recorded: nestbed was killed, or is still running; the trace holds what it"
+					      " committed</dd>\n");
+	} else {
+		sqlite3_str_appendf(r->out, "<dt>outcome</dt><dd><span class=\"badge %s\">%s</span> exit status ",
+				    ok ? "ok" : "bad", sqlite3_column_int(s, 7) ? "completed" : "did not complete");
+		report_text_col(r, s, 8);
+		sqlite3_str_appendall(r->out, ", stopped by ");
+		report_text_col(r, s, 9);
+		sqlite3_str_appendall(r->out, "</dd>\n");
+	}
 	report_fact(r, "started", s, 1);
 	report_fact(r, "ended", s, 2);
 	if (sqlite3_column_type(s, 3) != SQLITE_NULL)

@@ -319,6 +319,18 @@ test trace-8.2 {nestbed::summary limits the console lines it shows} -constraints
 	list [regexp -all {\n  L1> } $text] [string match "*... * more lines*" $text]
 } -result {2 1}
 
+test trace-8.2.1 {nestbed::summary says a run with no end recorded (nestbed killed) is unfinished} -constraints traced -body {
+	file copy -force $db $tmp/killed.db
+	sqlite3 raw $tmp/killed.db
+	raw eval {UPDATE runs SET ended_at = NULL, completed = 0, exit_status = NULL, stop_reason = NULL WHERE run_id = 1}
+	raw close
+	set t [nestbed::trace open $tmp/killed.db]
+	set outcome [dict get [$t summary -run 1] outcome]
+	$t close
+	list $outcome [string match {Run 1: unfinished (no end recorded: nestbed was killed, or is still running)*} \
+		[nestbed::summary $tmp/killed.db -run 1]]
+} -result {unfinished 1}
+
 test trace-8.3 {nestbed::summary of a missing file is a NESTBED DB error} -body {
 	tap::code { nestbed::summary $tmp/missing.db }
 } -result {NESTBED DB}
