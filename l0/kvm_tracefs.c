@@ -1,5 +1,7 @@
 /* KVM's own events as level 0 (see kvm_tracefs.h), through libtracefs and libtraceevent. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,7 @@ enum { KT_INJ, KT_PIO, KT_MMIO, KT_EMULATE, KT_EXIT, KT_COUNT };
 
 struct nb_kvm_trace {
 	struct tracefs_instance *inst;
+	int hold;              /* a file of the instance, open while it is in use (see stale_instance) */
 	struct tep_handle *tep;
 	int id[KT_COUNT];      /* tep event ids, -1 when the host lacks the event */
 	uint64_t *bound;       /* L1 trap timestamps not yet passed, ascending */
@@ -63,6 +66,34 @@ struct nb_kvm_trace {
 	int stop;
 	uint64_t overruns;     /* the kernel's overrun count already reported */
 };
+
+/*
+ * An instance left by a nestbed that was killed (SIGKILL gives it no chance to remove it) would
+ * keep KT_BUFFER_KB of kernel memory per CPU for good: each run removes those whose process is
+ * gone. A running nestbed holds a file of its instance open, and the kernel refuses to remove an
+ * instance with open files (EBUSY), so a pid that names another process than its owner (another
+ * PID namespace on the same kernel) costs nothing.
+ */
+static int stale_instance(const char *name, void *ctx)
+{
+	struct tracefs_instance *inst;
+	char *end;
+	long pid;
+
+	(void)ctx;
+	if (strncmp(name, "nestbed-", 8) != 0)
+		return 0;
+	pid = strtol(name + 8, &end, 10);
+	if (*end || end == name + 8 || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
+	    errno != ESRCH)
+		return 0;
+	inst = tracefs_instance_alloc(NULL, name);
+	if (inst) {
+		tracefs_instance_destroy(inst);
+		tracefs_instance_free(inst);
+	}
+	return 0;
+}
 
 int nb_kvm_trace_start(struct nb_kvm_trace **out, pid_t tid, char *why, size_t why_len)
 {
@@ -85,10 +116,17 @@ int nb_kvm_trace_start(struct nb_kvm_trace **out, pid_t tid, char *why, size_t w
 		snprintf(why, why_len, "out of memory");
 		return -1;
 	}
+	kt->hold = -1;
+	tracefs_instances_walk(stale_instance, NULL);
 	snprintf(name, sizeof(name), "nestbed-%d", (int)getpid());
 	kt->inst = tracefs_instance_create(name);
 	kt->tep = tracefs_local_events_system(NULL, systems);
-	if (!kt->inst || !kt->tep) {
+	if (kt->inst) {
+		char *path = tracefs_instance_get_file(kt->inst, "tracing_on");
+		kt->hold = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+		tracefs_put_tracing_file(path);
+	}
+	if (!kt->inst || !kt->tep || kt->hold < 0) {
 		snprintf(why, why_len, "cannot create tracefs instance %s or read the kvm event formats: %s", name,
 			 strerror(errno));
 		nb_kvm_trace_stop(kt);
@@ -277,6 +315,8 @@ void nb_kvm_trace_stop(struct nb_kvm_trace *kt)
 {
 	if (!kt)
 		return;
+	if (kt->hold >= 0)
+		close(kt->hold);
 	if (kt->inst) {
 		tracefs_instance_file_write(kt->inst, "tracing_on", "0");
 		tracefs_instance_destroy(kt->inst);
