@@ -1442,7 +1442,9 @@ void emulate_mmio(struct vcpu *v, uint64_t gpa)
 	struct emu e = {.v = v};
 	const struct insn *in = &e.in;
 	struct nb_trace_record rec = {0};
-	int apic = gpa >= VLAPIC_BASE && gpa < VLAPIC_BASE + VLAPIC_SIZE;
+	/* A nested guest reaches no device of its hypervisor's machine (nbvmm maps none into it):
+	 * what is not RAM is a bus where nothing answers. */
+	int apic = !v->parent && gpa >= VLAPIC_BASE && gpa < VLAPIC_BASE + VLAPIC_SIZE;
 	struct mmio_access acc;
 	uint64_t val;
 

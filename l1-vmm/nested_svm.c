@@ -587,8 +587,14 @@ void nested_svm_npf(struct vcpu *g, uint64_t gpa, unsigned access, bool guest_ta
 		nested_svm_vmexit(g, SVM_EXIT_NPF, info1, gpa, 0);
 		return;
 	}
-	/* Memory-mapped devices of the hypervisor's machine, reached from its guest: not emulated. */
-	vcpu_shutdown(g, "the nested guest reached an address outside its hypervisor's memory");
+	/* Mapped, but past the hypervisor's RAM: no memory of nbvmm's (nor anyone's) answers there.
+	 * Reads see all ones and writes go nowhere, as on a bus (emulate_mmio); the guest's own
+	 * tables there cannot be walked, which is a shutdown. */
+	if (guest_table) {
+		vcpu_shutdown(g, "the nested guest's page tables lie outside its hypervisor's memory");
+		return;
+	}
+	emulate_mmio(g, gpa);
 }
 
 void nested_svm_after_exit(struct vcpu *g)

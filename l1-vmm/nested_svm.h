@@ -44,7 +44,9 @@ bool nested_svm_route_insn(struct vcpu *g, const struct insn *in);
 /* An exception about to be delivered into g: true when its hypervisor intercepts the vector. */
 bool nested_svm_route_exception(struct vcpu *g, unsigned vector, uint32_t err);
 /* g touched guest-physical gpa (access: #PF error-code bits) where nbvmm's shadow found no
- * memory: a nested page fault for its hypervisor, or, without nested paging, a shutdown. */
+ * memory: a nested page fault for its hypervisor when its nested page table does not map gpa;
+ * else (mapped past the hypervisor's RAM, or no nested paging) an access to nothing, emulated as
+ * a bus where nothing answers, or a shutdown when it was a walk of g's own page tables. */
 void nested_svm_npf(struct vcpu *g, uint64_t gpa, unsigned access, bool guest_table);
 /* After g's exit was handled: a nested guest that shut down becomes #VMEXIT(SHUTDOWN), or,
  * not intercepted, shuts its hypervisor's machine down. */

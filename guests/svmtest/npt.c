@@ -18,7 +18,7 @@
 
 #define NPT_FLAGS (X86_PTE_P | X86_PTE_W | X86_PTE_U)
 
-enum { NPF_READ, NPF_READ_DONE, NPF_WRITE, NPF_WRITE_DONE };
+enum { NPF_READ, NPF_READ_DONE, NPF_WRITE, NPF_WRITE_DONE, NPT_OUTSIDE };
 static const char *const npt_lines[] = {
 	[NPF_READ] = "NPF: a read of a page nCR3 leaves unmapped: exit 0x400, "
 		"EXITINFO1 0x100000004, EXITINFO2 the GPA",
@@ -26,7 +26,15 @@ static const char *const npt_lines[] = {
 	[NPF_WRITE] = "NPF: a write to a page nCR3 maps read-only: exit 0x400, "
 		"EXITINFO1 0x100000007, EXITINFO2 the GPA",
 	[NPF_WRITE_DONE] = "NPF: once the hypervisor makes the page writable the write lands",
+	[NPT_OUTSIDE] = "nCR3 mapping a page past the host's RAM: reads see all ones, writes land "
+		"nowhere, no exit",
 };
+
+/* A host-physical address with no RAM behind it (nor the local APIC): past RAM, 1 GiB-aligned. */
+static uint64_t outside_ram(void)
+{
+	return (svt_mem_size + (1ull << 30)) & ~((1ull << 30) - 1);
+}
 
 /* The page nCR3 leaves out, and the page it maps read-only: RAM, as the guest sees it. */
 static uint8_t hole[X86_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -54,6 +62,21 @@ static uint64_t npt_build(void)
 	return root;
 }
 
+/* The nested-paging guest (svt_g_npf) under nCR3 `root`, reading at `rbx` and `rcx` and writing
+ * at `rcx`. */
+static struct vmcb_control *npt_vm_init(struct svt_vm *vm, uint64_t root, uint64_t rbx, uint64_t rcx)
+{
+	struct vmcb_control *c;
+
+	svt_vm_init(vm, svt_g_npf);
+	c = &vm->vmcb->control;
+	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	c->nested_cr3 = root;
+	vm->gprs.rbx = rbx;
+	vm->gprs.rcx = rcx;
+	return c;
+}
+
 static void npt_run(void)
 {
 	uint64_t root = npt_build(), exit;
@@ -69,12 +92,7 @@ static void npt_run(void)
 	*hole_pte = 0;
 	*ro_pte &= ~X86_PTE_W;
 
-	svt_vm_init(&vm, svt_g_npf);
-	c = &vm.vmcb->control;
-	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
-	c->nested_cr3 = root;
-	vm.gprs.rbx = SVT_ADDR(hole);
-	vm.gprs.rcx = SVT_ADDR(read_only);
+	c = npt_vm_init(&vm, root, SVT_ADDR(hole), SVT_ADDR(read_only));
 	exit = svt_vm_run(&vm);
 	{
 		const struct fid_field f[] = {
@@ -119,7 +137,24 @@ static void npt_run(void)
 			{ "the page", SVT_G_NPF_WRITTEN, *ro_word },
 		};
 
-		svt_check(NPF_WRITE_DONE, FID_FIELDS(f));
+		if (!svt_check(NPF_WRITE_DONE, FID_FIELDS(f)))
+			return;
+	}
+	/* The page at `hole` now maps past RAM: the guest's reads of it and its write go to no
+	 * memory at all, as on a bus where nothing answers, and this kernel's page is untouched. */
+	*hole_pte = outside_ram() | NPT_FLAGS;
+	c = npt_vm_init(&vm, root, SVT_ADDR(hole), SVT_ADDR(hole));
+	exit = svt_vm_run(&vm);
+	{
+		const struct fid_field f[] = {
+			{ "exit code", SVM_EXIT_VMMCALL, exit },
+			{ "what the read got", ~0ull, vm.gprs.r8 },
+			{ "what a second read got", ~0ull, vm.gprs.r9 },
+			{ "the host's own page", HOLE_VALUE, *(volatile uint64_t *)(hole + SVT_G_NPF_OFFSET) },
+			{ "the host's own page where the guest wrote", 0, *(volatile uint64_t *)hole },
+		};
+
+		svt_check(NPT_OUTSIDE, FID_FIELDS(f));
 	}
 }
 

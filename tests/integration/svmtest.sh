@@ -55,6 +55,10 @@ check_ge "svmtest's two edits of its nested page table are traced as NPT_WRITE" 
 	"$(sql "$db" "SELECT count(*) FROM v_events WHERE kind = 'NPT_WRITE' AND rec_level = 1 AND guest_level = 2 AND aux = 3 AND old_val != new_val")"
 check_ge "one of them makes the read-only page writable (only W changes)" 1 \
 	"$(sql "$db" "SELECT count(*) FROM events WHERE kind = 27 AND rec_level = 1 AND (old_val | 2) = new_val AND old_val & 1")"
+# Then it maps that page past its RAM: level 1 finds no memory there and emulates the nested
+# guest's two reads (all ones) and its write (dropped) as accesses to a bus where nothing answers.
+check_eq "the nested guest's accesses past its hypervisor's RAM: two reads of all ones, one write" "2|1" \
+	"$(sql "$db" "SELECT sum(aux & 256 = 0 AND old_val = -1) || '|' || sum(aux & 256 != 0) FROM events WHERE kind = 14 AND rec_level = 1 AND guest_level = 3")"
 for exit in CPUID HLT IOIO MSR VMMCALL NPF; do
 	check_ge "a reflected $exit exit is named in v_events" 1 \
 		"$(sql "$db" "SELECT count(*) FROM v_events WHERE kind = 'EXIT_REFLECTED' AND exit_name = '$exit'")"
