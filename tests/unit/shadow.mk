@@ -10,7 +10,8 @@ tests_unit_test_shadow_walk_SOURCES = tests/unit/test_shadow_walk.c tests/unit/s
 tests_unit_test_shadow_walk_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_shadow_walk_LDADD = shadow/libnbshadow.la $(CMOCKA_LIBS)
 
-tests_unit_test_shadow_spt_SOURCES = tests/unit/test_shadow_spt.c
+tests_unit_test_shadow_spt_SOURCES = tests/unit/test_shadow_spt.c tests/unit/spt_sim.c \
+	tests/unit/spt_sim.h
 tests_unit_test_shadow_spt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_shadow_spt_LDADD = shadow/libnbshadow.la $(CMOCKA_LIBS)
 
