@@ -154,29 +154,12 @@ uint64_t shadow_leaf(const struct sim *s, uint64_t root, uint64_t va, bool *u_al
 
 /* ---- the property engine ------------------------------------------------------------------ */
 
-/* The next len (<= 8) bytes of p->bytes, little-endian; zeros once they run out. */
-static uint64_t take_bytes(struct prop *p, unsigned len)
-{
-	uint64_t v = 0;
-	unsigned i;
-
-	for (i = 0; i < len; i++) {
-		if (p->nbytes == 0) {
-			p->exhausted = true;
-			break;
-		}
-		v |= (uint64_t)*p->bytes++ << (8 * i);
-		p->nbytes--;
-	}
-	return v;
-}
-
 static uint64_t rnd64(struct prop *p)
 {
 	uint64_t z;
 
-	if (p->bytes)
-		return take_bytes(p, 8);
+	if (p->in)
+		return fuzz_u64(p->in);
 	/* splitmix64: small, fast, and every seed is a good one. */
 	z = (p->rng += 0x9e3779b97f4a7c15ull);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -186,9 +169,8 @@ static uint64_t rnd64(struct prop *p)
 
 static unsigned rnd(struct prop *p, unsigned n)
 {
-	/* From bytes: as few as n needs, so that each choice is a byte or two a fuzzer can find. */
-	if (p->bytes)
-		return (unsigned)(take_bytes(p, n <= 0x100u ? 1 : n <= 0x10000u ? 2 : 4) % n);
+	if (p->in)
+		return fuzz_below(p->in, n);
 	return (unsigned)(rnd64(p) % n);
 }
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "shadow/spt.h"
+#include "tests/fuzz/fuzz.h"
 
 /* ---- the simulated machine ---------------------------------------------------------------- */
 
@@ -63,11 +64,9 @@ struct prop {
 	struct spt_ctx ctx;
 	struct gpt_mode mode;
 	uint64_t rng, seed;
-	/* When not NULL, every random choice is taken from these bytes instead of rng (the fuzz
-	 * harness tests/fuzz/spt.c); `exhausted` is set once they run out. */
-	const uint8_t *bytes;
-	size_t nbytes;
-	bool exhausted;
+	/* When not NULL, every random choice is taken from this input instead of rng (the fuzz
+	 * harness tests/fuzz/spt.c). */
+	struct fuzz_in *in;
 	uint64_t cr3s[6];
 	unsigned host_slot;
 	uint64_t host_va[4], host_hpa[4];
