@@ -2,14 +2,14 @@
 # The fuzz harnesses in make check (TAP). For each harness: its committed corpus
 # (tests/fuzz/corpus/H) replays without breaking an invariant, through the replay build; then,
 # when configure found clang with libFuzzer, libFuzzer runs it for NB_FUZZ_SECONDS seconds (default
-# 8) from that corpus. New inputs go to a scratch directory; a crash leaves its input as
+# 6) from that corpus. New inputs go to a scratch directory; a crash leaves its input as
 # tests/fuzz/crash-H-* in the build tree, to add to the corpus once fixed (see tools/fuzz).
 # Finally the committed corpus must still hold every seed tests/fuzz/seeds generates.
 # NB_FUZZ_HARNESSES (space-separated) picks harnesses.
 . "${NB_TOP_SRCDIR:?run through make check}/tests/integration/tap.sh"
 
 harnesses=${NB_FUZZ_HARNESSES:-"insn_decode gpt_walk spt svm_nested boot_loader boot_info ring_reader tcl_args"}
-seconds=${NB_FUZZ_SECONDS:-8}
+seconds=${NB_FUZZ_SECONDS:-6}
 fuzzdir="$NB_BUILD/tests/fuzz"
 corpus="$NB_SRC/tests/fuzz/corpus"
 
@@ -22,7 +22,7 @@ for h in $harnesses; do
 			"again, one by one: NB_FUZZ_VERBOSE=1 $fuzzdir/replay_$h $corpus/$h"
 	fi
 	if [ ! -x "$fuzzdir/fuzz_$h" ]; then
-		echo "ok $((tap_n += 1)) - $h: libFuzzer # SKIP configure found no clang with libFuzzer (install clang and libclang-rt-14-dev, then configure again)"
+		echo "ok $((tap_n += 1)) - $h: libFuzzer # SKIP no libFuzzer build: configure found no clang with libFuzzer (install clang and libclang-rt-14-dev, then configure again), or --enable-sanitizers (the corpus replays under them instead)"
 		continue
 	fi
 	mkdir -p "$TMP/new-$h"
